@@ -1,0 +1,71 @@
+/** How a connection ended; spelled the same in code, logs and metrics (SPEC §4.3). */
+export type Outcome =
+  | 'forwarded'
+  | 'client_denied'
+  | 'not_tls'
+  | 'no_sni'
+  | 'not_allowed'
+  | 'hello_timeout'
+  | 'dns_failure'
+  | 'upstream_unreachable'
+  | 'loop'
+  | 'limit'
+  | 'bad_proxy_header';
+
+/** Every outcome, in a stable order (metrics pre-register these label values). */
+export const OUTCOMES: readonly Outcome[] = [
+  'forwarded',
+  'client_denied',
+  'not_tls',
+  'no_sni',
+  'not_allowed',
+  'hello_timeout',
+  'dns_failure',
+  'upstream_unreachable',
+  'loop',
+  'limit',
+  'bad_proxy_header',
+];
+
+/** A connection that cannot be forwarded; carries the outcome it ends with. */
+export class ForwardError extends Error {
+  override name = 'ForwardError';
+  constructor(
+    readonly outcome: Exclude<Outcome, 'forwarded'>,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** One problem in a configuration file, located by file, line, column and key path. */
+export interface ConfigProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** Key path such as `routes[1].upstream`; empty for the document itself. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** An invalid configuration; `message` lists every problem as `file:line:col: path: message`. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[], options?: ErrorOptions) {
+    super(problems.map(formatProblem).join('\n'), options);
+    this.problems = problems;
+  }
+  /** Location of the first problem (most callers only show the first one's position). */
+  get file(): string { return this.problems[0]?.file ?? ''; }
+  get line(): number { return this.problems[0]?.line ?? 0; }
+  get col(): number { return this.problems[0]?.col ?? 0; }
+  get path(): string { return this.problems[0]?.path ?? ''; }
+}
+
+/** Formats a problem the way editors and `check` print it. */
+export function formatProblem(p: ConfigProblem): string {
+  const where = `${p.file}:${p.line}:${p.col}`;
+  return p.path === '' ? `${where}: ${p.message}` : `${where}: ${p.path}: ${p.message}`;
+}
