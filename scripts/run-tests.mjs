@@ -32,9 +32,9 @@ child.on('close', (code) => {
     const skip = Number(m[4] ?? 0);
     const fail = Math.max(Number(m[3] ?? 0), total - pass - skip);
     console.log(`suite time: ${seconds}s`);
-    console.log(`files: ${pass} passed, ${fail} failed, ${skip} skipped`);
+    console.log(`assertions: ${pass} passed, ${fail} failed, ${skip} skipped`);
   } else {
-    console.log(`files: 0 passed, ${files.length} failed`);
+    console.log(`assertions: 0 passed, ${files.length} failed`);
   }
   process.exit(code ?? 1);
 });
