@@ -1,0 +1,71 @@
+// Reads and parses the config file; validation and defaults are in schema.ts (STYLE §5).
+
+import { readFile } from 'node:fs/promises';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { validateConfig } from './schema.js';
+import type { Config } from './types.js';
+
+/**
+ * Reads, parses and validates the config file. Resolves to a deep-frozen Config; rejects with a
+ * ConfigError listing every problem as `file:line:col: path: message`. An unreadable file is
+ * one problem at 1:1 ("cannot read config: ENOENT").
+ */
+export async function loadConfig(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : String(err);
+    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read config: ${code}` }], { cause: err });
+  }
+  return loadConfigText(text, file);
+}
+
+/**
+ * Parses and validates config text as if read from `file` (used for messages only). Returns a
+ * deep-frozen Config or throws a ConfigError with every problem. YAML syntax errors, duplicate
+ * keys and warnings (such as unknown tags) are reported alone: a tree that failed to parse would
+ * only add confusing follow-on problems.
+ */
+export function loadConfigText(text: string, file: string): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => yamlProblem(e, doc.contents, lines, file));
+  if (yamlProblems.length > 0) throw new ConfigError(yamlProblems);
+  const result = validateConfig(doc.contents, lines, file);
+  if (!result.ok) throw new ConfigError(result.problems);
+  return result.config;
+}
+
+/** yaml's own messages, with a plainer wording for the codes operators meet most. */
+const YAML_MESSAGES: Partial<Record<YAMLError['code'], string>> = {
+  DUPLICATE_KEY: 'duplicate key: each key may appear once in a mapping',
+  MULTIPLE_DOCS: 'more than one YAML document ("---"): the config is a single document',
+  TAB_AS_INDENT: 'tabs are not allowed for indentation; use spaces',
+};
+
+function yamlProblem(e: YAMLError, root: unknown, lines: LineCounter, file: string): ConfigProblem {
+  const { line, col } = lines.linePos(e.pos[0]);
+  const path = pathAt(root, e.pos[0], '');
+  return { file, line, col, path, message: `YAML: ${YAML_MESSAGES[e.code] ?? e.message}` };
+}
+
+/** The key path of the innermost key or item whose source range holds `offset` ('' if none). */
+function pathAt(node: unknown, offset: number, path: string): string {
+  const holds = (n: unknown): boolean =>
+    isNode(n) && n.range !== undefined && n.range !== null && n.range[0] <= offset && offset < n.range[2];
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : '?';
+      const keyPath = path === '' ? key : `${path}.${key}`;
+      if (holds(pair.key) || (isNode(pair.key) && pair.key.range?.[0] === offset)) return keyPath;
+      if (holds(pair.value)) return pathAt(pair.value, offset, keyPath);
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      if (holds(item)) return pathAt(item, offset, `${path}[${i}]`);
+    }
+  }
+  return path;
+}

@@ -1,0 +1,296 @@
+// Validation, defaults and the snake_case → camelCase mapping for the config file (SPEC §3).
+// Pure: a parsed YAML node tree goes in, a deep-frozen Config or every problem comes out.
+// This is the only file that knows YAML key names and the only one that supplies defaults.
+
+import { isScalar, type LineCounter } from 'yaml';
+import type { ConfigProblem } from '../errors.js';
+import { addressesOverlap, formatHostPort, normalizeHostPattern } from './address.js';
+import { formatDuration } from './duration.js';
+import {
+  type At, Ctx, readMap, field, readList, list, scalar, readString, parsedAt, int, readBool, oneOf, duration, hostPort, readCidr, nonEmptyList, expected,
+} from './node-reader.js';
+import type {
+  Cidr, Config, HostPort, LimitsConfig, ListenerConfig, LogLevel, PresetConfig, ResolverConfig, RouteConfig,
+} from './types.js';
+
+/** Every default of SPEC §3. `listen` and `routes` have none: they are required. */
+export const DEFAULTS = {
+  metricsAddress: { host: '127.0.0.1', port: 9464 },
+  logLevel: 'info',
+  workers: 1,
+  listener: { protocol: 'tls', proxyProtocol: false, proxyProtocolFrom: [] },
+  limits: {
+    clientHelloTimeoutMs: 5_000,
+    connectTimeoutMs: 5_000,
+    idleTimeoutMs: 600_000,
+    drainTimeoutMs: 30_000,
+    maxConnections: 10_000,
+    maxConnectionsPerClient: 0,
+  },
+  clientsAllow: null,
+  resolver: { servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
+  upstreamNetworks: [],
+  presets: [],
+} as const satisfies {
+  metricsAddress: HostPort; logLevel: LogLevel; workers: number; limits: LimitsConfig; resolver: ResolverConfig;
+  listener: Omit<ListenerConfig, 'address'>; clientsAllow: null; upstreamNetworks: readonly Cidr[];
+  presets: readonly PresetConfig[];
+};
+
+/** Node's timers cannot wait longer than 2^31-1 ms (about 24.8 days); longer ones fire at once. */
+const MAX_WORKERS = 64;
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const PRESET_PARAMS = ['region', 'network', 'edition', 'instance', 'account', 'location', 'name', 'host'];
+
+/**
+ * Features SPEC §3 specifies that are NOT BUILT YET. Accepting them silently would mislead (an
+ * ignored `clients.allow` leaves a bastion open), so each is refused at its position. Delete
+ * the entry in the commit that builds the feature. `key` is a key path with `[]` for any index;
+ * `when` sees the parsed value.
+ */
+const UNBUILT: readonly { key: string; when: (value: unknown) => boolean; message: string }[] = [
+  { key: 'listen[].protocol', when: (v) => v === 'http', message: 'protocol http is not supported yet' },
+  { key: 'listen[].proxy_protocol', when: (v) => v === true, message: 'proxy_protocol is not supported yet' },
+  { key: 'listen[].proxy_protocol_from', when: nonEmpty, message: 'proxy_protocol_from is not supported yet' },
+  { key: 'workers', when: (v) => v !== undefined && v !== 1, message: 'only workers: 1 is supported yet' },
+  { key: 'clients.allow', when: () => true, message: 'clients.allow is not supported yet (remove it to accept any source)' },
+  { key: 'limits.max_connections_per_client', when: (v) => typeof v === 'number' && v !== 0, message: 'max_connections_per_client is not supported yet (use 0)' },
+  { key: 'upstream_networks', when: nonEmpty, message: 'upstream_networks is not supported yet' },
+  { key: 'presets', when: nonEmpty, message: 'presets are not supported yet; list the hosts under routes' },
+];
+
+function nonEmpty(v: unknown): boolean {
+  return Array.isArray(v) && v.length > 0;
+}
+
+/** The result of validation: a deep-frozen Config, or every problem found (never empty). */
+export type Validation =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
+/**
+ * Validates a parsed YAML document (`doc.contents` of yaml's parseDocument; null for an empty
+ * file), fills in defaults and maps keys to the Config types. `lines` is the LineCounter the
+ * document was parsed with, so every problem gets a 1-based line and column; `file` names it.
+ */
+export function validateConfig(root: unknown, lines: LineCounter, file: string): Validation {
+  const ctx = new Ctx(file, lines);
+  const config = readConfig(ctx, { node: root, path: '', pos: 0 });
+  for (const seen of ctx.seen) {
+    const key = seen.path.replace(/\[\d+\]/g, '[]');
+    for (const u of UNBUILT) {
+      if (u.key === key && u.when(seen.value)) ctx.report(seen.at, u.message);
+    }
+  }
+  if (ctx.problems.length > 0 || config === undefined) {
+    const problems = [...ctx.problems].sort((a, b) => a.line - b.line || a.col - b.col);
+    return { ok: false, problems: problems.length > 0 ? problems : [ctx.problem(0, '', 'invalid config')] };
+  }
+  return { ok: true, config: deepFreeze(config) };
+}
+
+// ---- sections: snake_case YAML keys → camelCase Config fields, with defaults ----
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function readConfig(ctx: Ctx, at: At): Config | undefined {
+  if (at.node === null || at.node === undefined || (isScalar(at.node) && at.node.value === null)) {
+    return ctx.report(at, 'empty config: expected a mapping with at least listen and routes');
+  }
+  const f = readMap(ctx, at, [
+    'listen', 'metrics', 'log', 'workers', 'limits', 'clients', 'resolver', 'upstream_networks', 'presets', 'routes',
+  ]);
+  if (f === undefined) return undefined;
+
+  if (!f.has('listen')) ctx.report(at, 'missing listen: at least one listener address is required');
+  const listen = field(ctx, f, 'listen', (c, a) =>
+    nonEmptyList(c, a, readList(c, a, readListener), 'at least one listener is required'));
+  const metrics = field(ctx, f, 'metrics', readMetrics);
+  const log = field(ctx, f, 'log', (c, a) => {
+    const m = readMap(c, a, ['level']);
+    return m && { level: field(c, m, 'level', oneOf(LOG_LEVELS)) ?? DEFAULTS.logLevel };
+  });
+  const workers = field(ctx, f, 'workers', readWorkers);
+  const limits = field(ctx, f, 'limits', readLimits);
+  const clients = field(ctx, f, 'clients', readClients);
+  const resolver = field(ctx, f, 'resolver', readResolver);
+  const upstreamNetworks = field(ctx, f, 'upstream_networks', list(readCidr));
+  const presets = field(ctx, f, 'presets', list(readPreset));
+  const routes = field(ctx, f, 'routes', list(readRoute));
+
+  // An invalid routes/presets list was reported already; only a valid or absent one can be empty.
+  const routesKnown = routes !== undefined || !f.has('routes');
+  const presetsKnown = presets !== undefined || !f.has('presets');
+  if (routesKnown && presetsKnown && (routes?.length ?? 0) + (presets?.length ?? 0) === 0) {
+    ctx.report(f.get('routes') ?? at, 'no routes: nothing would be forwarded');
+  }
+  checkDuplicateHosts(ctx);
+  const metricsAddress = metrics?.address ?? DEFAULTS.metricsAddress;
+  if (listen !== undefined) checkListenAddresses(ctx, listen, metricsAddress, metrics?.at);
+
+  if (listen === undefined || (metrics === undefined && f.has('metrics'))) return undefined;
+  return {
+    file: ctx.file,
+    listen: listen.map((l) => l.listener),
+    metrics: { address: metricsAddress },
+    log: log ?? { level: DEFAULTS.logLevel },
+    workers: workers ?? DEFAULTS.workers,
+    limits: limits ?? DEFAULTS.limits,
+    clients: clients ?? { allow: DEFAULTS.clientsAllow },
+    resolver: resolver ?? DEFAULTS.resolver,
+    upstreamNetworks: upstreamNetworks ?? DEFAULTS.upstreamNetworks,
+    presets: presets ?? DEFAULTS.presets,
+    routes: routes ?? [],
+  };
+}
+
+/** A listener with the position of its address, for the overlap check. */
+interface ReadListener {
+  readonly listener: ListenerConfig;
+  readonly addressAt: At;
+}
+
+function readListener(ctx: Ctx, at: At): ReadListener | undefined {
+  const f = readMap(ctx, at, ['address', 'protocol', 'proxy_protocol', 'proxy_protocol_from']);
+  if (f === undefined) return undefined;
+  const address = field(ctx, f, 'address', hostPort({ requireIp: true, allowPortZero: true }));
+  const d = DEFAULTS.listener;
+  const protocol = field(ctx, f, 'protocol', oneOf(['tls', 'http'] as const)) ?? d.protocol;
+  const proxyProtocol = field(ctx, f, 'proxy_protocol', readBool) ?? d.proxyProtocol;
+  const proxyProtocolFrom = field(ctx, f, 'proxy_protocol_from', list(readCidr)) ?? d.proxyProtocolFrom;
+  const addressAt = f.get('address');
+  if (addressAt === undefined) return ctx.report(at, 'missing address, such as "0.0.0.0:443"');
+  return address && { listener: { address, protocol, proxyProtocol, proxyProtocolFrom }, addressAt };
+}
+
+/** metrics: absent address = the default; `at` locates an explicit one for the clash check. */
+function readMetrics(ctx: Ctx, at: At): { address: HostPort | undefined; at: At | undefined } | undefined {
+  const f = readMap(ctx, at, ['address']);
+  if (f === undefined) return undefined;
+  const address = field(ctx, f, 'address', hostPort({ requireIp: true, allowPortZero: true }));
+  return f.has('address') && address === undefined ? undefined : { address, at: f.get('address') };
+}
+
+function readClients(ctx: Ctx, at: At): { allow: readonly Cidr[] | null } | undefined {
+  const f = readMap(ctx, at, ['allow']);
+  if (f === undefined) return undefined;
+  const allow = field(ctx, f, 'allow', (c, a) => nonEmptyList(c, a, readList(c, a, readCidr),
+    'it would refuse every client; remove the key to accept any source'));
+  return f.has('allow') && allow === undefined ? undefined : { allow: allow ?? DEFAULTS.clientsAllow };
+}
+
+function readWorkers(ctx: Ctx, at: At): number | 'auto' | undefined {
+  const v = scalar(at);
+  if (v === 'auto') return 'auto';
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_WORKERS) return v;
+  return expected(ctx, at, `an integer 1..${MAX_WORKERS} or "auto"`);
+}
+
+/** limits: key → field, parser. All values are numbers. */
+const LIMITS: readonly [string, keyof LimitsConfig, (ctx: Ctx, at: At) => number | undefined][] = [
+  ['client_hello_timeout', 'clientHelloTimeoutMs', duration(1)],
+  ['connect_timeout', 'connectTimeoutMs', duration(1)],
+  ['idle_timeout', 'idleTimeoutMs', duration(1)],
+  ['drain_timeout', 'drainTimeoutMs', duration(1)],
+  ['max_connections', 'maxConnections', int(1, 1_000_000_000)],
+  ['max_connections_per_client', 'maxConnectionsPerClient', int(0, 1_000_000_000)],
+];
+
+function readLimits(ctx: Ctx, at: At): LimitsConfig | undefined {
+  const f = readMap(ctx, at, LIMITS.map(([key]) => key));
+  if (f === undefined) return undefined;
+  const out: Mutable<LimitsConfig> = { ...DEFAULTS.limits };
+  for (const [key, name, parse] of LIMITS) out[name] = field(ctx, f, key, parse) ?? out[name];
+  return out;
+}
+
+function readResolver(ctx: Ctx, at: At): ResolverConfig | undefined {
+  const f = readMap(ctx, at, ['servers', 'prefer', 'timeout', 'min_ttl', 'max_ttl', 'negative_ttl']);
+  if (f === undefined) return undefined;
+  const d = DEFAULTS.resolver;
+  const servers = field(ctx, f, 'servers', (c, a) => nonEmptyList(c, a,
+    readList(c, a, hostPort({ requireIp: true, defaultPort: 53 })), 'remove the key to use /etc/resolv.conf'));
+  const out: ResolverConfig = {
+    servers: servers ?? d.servers,
+    prefer: field(ctx, f, 'prefer', oneOf(['ipv4', 'ipv6'] as const)) ?? d.prefer,
+    timeoutMs: field(ctx, f, 'timeout', duration(1)) ?? d.timeoutMs,
+    minTtlMs: field(ctx, f, 'min_ttl', duration(0)) ?? d.minTtlMs,
+    maxTtlMs: field(ctx, f, 'max_ttl', duration(0)) ?? d.maxTtlMs,
+    negativeTtlMs: field(ctx, f, 'negative_ttl', duration(0)) ?? d.negativeTtlMs,
+  };
+  if (out.minTtlMs > out.maxTtlMs) {
+    ctx.report(f.get('min_ttl') ?? f.get('max_ttl') ?? at,
+      `min_ttl (${formatDuration(out.minTtlMs)}) is greater than max_ttl (${formatDuration(out.maxTtlMs)})`);
+  }
+  return out;
+}
+
+function readPreset(ctx: Ctx, at: At): PresetConfig | undefined {
+  const f = readMap(ctx, at, ['provider', ...PRESET_PARAMS]);
+  if (f === undefined) return undefined;
+  const provider = field(ctx, f, 'provider', readString);
+  if (!f.has('provider')) ctx.report(at, 'missing provider');
+  const params: Record<string, string> = {};
+  let valid = provider !== undefined;
+  for (const key of PRESET_PARAMS) {
+    const v = field(ctx, f, key, (c, a) => readString(c, a, 'a string (quote numbers such as account IDs)'));
+    if (v !== undefined) params[key] = v;
+    else if (f.has(key)) valid = false;
+  }
+  return valid && provider !== undefined ? { provider, params } : undefined;
+}
+
+function readRoute(ctx: Ctx, at: At): RouteConfig | undefined {
+  const f = readMap(ctx, at, ['hosts', 'upstream', 'port']);
+  if (f === undefined) return undefined;
+  const hosts = field(ctx, f, 'hosts', (c, a) => nonEmptyList(c, a, readList(c, a, (c2, a2) => {
+    const s = readString(c2, a2, 'a host name or "*.suffix" pattern');
+    const pattern = s === undefined ? undefined : parsedAt(c2, a2, normalizeHostPattern(s));
+    if (pattern !== undefined) c2.hosts.push({ pattern, at: a2 });
+    return pattern;
+  }), 'a route needs at least one host'));
+  const upstream = field(ctx, f, 'upstream', hostPort({}));
+  const port = field(ctx, f, 'port', int(1, 65535));
+  const portAt = f.get('port');
+  if (f.has('upstream') && portAt !== undefined) {
+    ctx.report(portAt, 'port and upstream are mutually exclusive: upstream already names its port');
+  }
+  if (!f.has('hosts')) ctx.report(at, 'missing hosts: list the host names this route allows');
+  if (hosts === undefined || (f.has('upstream') && upstream === undefined) || (portAt !== undefined && port === undefined)) {
+    return undefined;
+  }
+  return { hosts, upstream: upstream ?? null, port: port ?? null };
+}
+
+/** SPEC §3: a host pattern may appear once across all routes (exact or wildcard). */
+function checkDuplicateHosts(ctx: Ctx): void {
+  const first = new Map<string, At>();
+  for (const { pattern, at } of ctx.hosts) {
+    const prev = first.get(pattern);
+    if (prev === undefined) first.set(pattern, at);
+    else ctx.report(at, `duplicate host "${pattern}" (already at ${ctx.where(prev)})`);
+  }
+}
+
+/** Listeners that would collide when bound, with each other or with the metrics endpoint. */
+function checkListenAddresses(ctx: Ctx, listen: readonly ReadListener[], metrics: HostPort, metricsAt: At | undefined): void {
+  listen.forEach(({ listener: { address }, addressAt }, i) => {
+    const clash = listen.findIndex((other, j) => j < i && addressesOverlap(other.listener.address, address));
+    if (clash !== -1) {
+      ctx.report(addressAt, `${formatHostPort(address)} overlaps listen[${clash}] (${formatHostPort(listen[clash]?.listener.address ?? address)})`);
+    }
+    if (addressesOverlap(address, metrics)) {
+      const what = `metrics address ${formatHostPort(metrics)} clashes with listen[${i}] (${formatHostPort(address)})`;
+      ctx.report(metricsAt ?? addressAt, metricsAt === undefined ? `${what}; metrics uses it by default` : what);
+    }
+  });
+}
+
+/** Freezes a plain value and everything reachable from it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value as object)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,124 @@
+import fc from 'fast-check';
+import t from 'tap';
+import type { RouteConfig } from '../../src/config/types.js';
+import { Router } from '../../src/decide/router.js';
+
+const ROUTES: RouteConfig[] = [
+  { hosts: ['registry.example.com'], upstream: null, port: 443 },
+  { hosts: ['*.example.com'], upstream: { host: '10.0.0.1', port: 443 }, port: null },
+  { hosts: ['*.s3.example.com', 'a.s3.example.com'], upstream: null, port: null },
+  { hosts: ['harbor'], upstream: { host: 'harbor.internal', port: 8443 }, port: null },
+];
+
+await t.test('match: exact, wildcard, precedence, case, trailing dot, no match', (t) => {
+  const router = Router.compile(ROUTES);
+  const cases: [string, string | undefined][] = [
+    ['registry.example.com', 'registry.example.com'],
+    ['REGISTRY.Example.COM', 'registry.example.com'],
+    ['registry.example.com.', 'registry.example.com'],
+    ['x.example.com', '*.example.com'],
+    ['X.EXAMPLE.COM.', '*.example.com'],
+    ['s3.example.com', '*.example.com'],
+    ['bucket.s3.example.com', '*.s3.example.com'], // the longer suffix wins
+    ['a.s3.example.com', 'a.s3.example.com'], // exact beats wildcard
+    ['harbor', 'harbor'],
+    ['a.b.example.com', undefined], // `*` is exactly one label
+    ['x.y.s3.example.com', undefined],
+    ['example.com', undefined], // `*.example.com` needs a label before the suffix
+    ['registry.example.com..', undefined], // only one trailing dot is dropped
+    ['.example.com', undefined], // an empty first label is not a label
+    ['a..example.com', undefined],
+    ['', undefined],
+    ['.', undefined],
+    ['registry.example.co', undefined],
+    ['xregistry.example.com.evil', undefined],
+    ['a_b.example.com', undefined], // not a host name
+    ['10.0.0.1', undefined],
+    [`${'a'.repeat(64)}.example.com`, undefined],
+  ];
+  for (const [host, want] of cases) t.equal(router.match(host)?.pattern, want, JSON.stringify(host));
+  t.end();
+});
+
+await t.test('a match carries its route\'s upstream and port', (t) => {
+  const router = Router.compile(ROUTES);
+  t.same(router.match('registry.example.com'), { pattern: 'registry.example.com', upstream: null, port: 443 });
+  t.same(router.match('x.example.com'), { pattern: '*.example.com', upstream: { host: '10.0.0.1', port: 443 }, port: null });
+  t.same(router.match('Harbor.'), { pattern: 'harbor', upstream: { host: 'harbor.internal', port: 8443 }, port: null });
+  t.end();
+});
+
+await t.test('routes lists one entry per pattern in config order', (t) => {
+  const router = Router.compile(ROUTES);
+  t.same(router.routes.map((r) => r.pattern),
+    ['registry.example.com', '*.example.com', '*.s3.example.com', 'a.s3.example.com', 'harbor']);
+  t.ok(Object.isFrozen(router.routes));
+  t.ok(router.routes.every((r) => Object.isFrozen(r)));
+  t.end();
+});
+
+await t.test('a pattern listed twice keeps its first route', (t) => {
+  const router = Router.compile([
+    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 1 },
+    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 2 },
+  ]);
+  t.equal(router.match('a.example.com')?.port, 1);
+  t.equal(router.match('b.example.com')?.port, 1);
+  t.equal(router.routes.length, 2);
+  t.end();
+});
+
+await t.test('no routes matches nothing', (t) => {
+  t.equal(Router.compile([]).match('example.com'), undefined);
+  t.same(Router.compile([]).routes, []);
+  t.end();
+});
+
+/** The definition of SPEC §3 matching, written as plainly as possible. */
+function referenceMatch(routes: readonly RouteConfig[], host: string): { pattern: string; route: number } | undefined {
+  let name = host.toLowerCase();
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  const all = routes.flatMap((r, route) => r.hosts.map((pattern) => ({ pattern, route })));
+  const exact = all.find((p) => p.pattern === name);
+  if (exact !== undefined) return exact;
+  return all.find(({ pattern }) => {
+    if (!pattern.startsWith('*.')) return false;
+    const suffix = pattern.slice(1); // ".example.com"
+    const label = name.slice(0, name.length - suffix.length);
+    return name.endsWith(suffix) && label !== '' && !label.includes('.');
+  });
+}
+
+await t.test('property: Router.match agrees with the reference matcher', (t) => {
+  const seed = process.env.SEED !== undefined ? Number(process.env.SEED) : Date.now() % 2 ** 31;
+  t.comment(`seed ${seed} (rerun with SEED=${seed})`);
+  // A small label alphabet so that random names often hit random patterns.
+  const label = fc.constantFrom('a', 'b', 'c', 'ex', 'com', 'x-1');
+  const name = fc.array(label, { minLength: 1, maxLength: 4 }).map((ls) => ls.join('.'));
+  const pattern = fc.oneof(
+    name,
+    fc.array(label, { minLength: 2, maxLength: 3 }).map((ls) => `*.${ls.join('.')}`),
+  );
+  const route = fc.record({
+    hosts: fc.array(pattern, { minLength: 1, maxLength: 3 }),
+    upstream: fc.constant(null),
+    port: fc.integer({ min: 1, max: 65535 }),
+  });
+  const query = fc.tuple(name, fc.boolean(), fc.boolean()).map(([n, upper, dot]) =>
+    `${upper ? n.toUpperCase() : n}${dot ? '.' : ''}`);
+  fc.assert(
+    fc.property(fc.array(route, { maxLength: 6 }), fc.array(query, { minLength: 1, maxLength: 20 }), (routes, queries) => {
+      const router = Router.compile(routes);
+      for (const q of queries) {
+        const want = referenceMatch(routes, q);
+        const got = router.match(q);
+        if (got?.pattern !== want?.pattern) return false;
+        if (want !== undefined && got?.port !== routes[want.route]?.port) return false;
+      }
+      return true;
+    }),
+    { seed, numRuns: 500 },
+  );
+  t.pass('500 random tables agree');
+  t.end();
+});
