@@ -69,3 +69,9 @@ export function formatProblem(p: ConfigProblem): string {
   const where = `${p.file}:${p.line}:${p.col}`;
   return p.path === '' ? `${where}: ${p.message}` : `${where}: ${p.path}: ${p.message}`;
 }
+
+/** The `code` of a Node system error (ECONNREFUSED, ETIMEDOUT, ...), or 'EFAIL' when it has none. */
+export function errorCode(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return 'EFAIL';
+}

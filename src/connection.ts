@@ -1,0 +1,302 @@
+import type { Socket } from 'node:net';
+import type { LimitsConfig } from './config/types.js';
+import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial.js';
+import type { UpstreamResolver } from './connect/resolver.js';
+import type { Router, Route } from './decide/router.js';
+import { ForwardError, type Outcome } from './errors.js';
+import { recordAccess, type Logger } from './observe/log.js';
+import type { Metrics } from './observe/metrics.js';
+import { relay, type RelayEnd } from './relay/pipe.js';
+import { ClientHelloAccumulator, type ClientHello } from './sniff/client-hello.js';
+import {
+  ALERT_DECODE_ERROR,
+  ALERT_INTERNAL_ERROR,
+  ALERT_UNRECOGNIZED_NAME,
+  fatalAlertRecord,
+  type AlertDescription,
+} from './sniff/tls-alert.js';
+
+/** What a connection needs from the daemon; captured at accept, so a reload never touches it. */
+export interface ConnectionEnv {
+  readonly router: Router;
+  readonly resolver: UpstreamResolver;
+  readonly limits: LimitsConfig;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** True when addr:port is one of this forwarder's own listening sockets (loop guard). */
+  readonly isOwnAddress: (address: string, port: number) => boolean;
+  /** Open connections, shared by the daemon (limits, live byte counts, drain). */
+  readonly open: OpenConnections;
+}
+
+/** The listener a connection arrived on. */
+export interface ListenerInfo {
+  /** The address as configured, e.g. "0.0.0.0:443" (log field). */
+  readonly label: string;
+  /** The port actually bound; the default upstream port of dynamic routes. */
+  readonly port: number;
+}
+
+type State = 'hello' | 'connecting' | 'relaying' | 'done';
+
+interface FinishDetail {
+  readonly reason?: string;
+  readonly err?: Error;
+  readonly alert?: AlertDescription;
+}
+
+let nextId = 1;
+
+/** The set of open connections, which can say when it becomes empty (for drain). */
+export class OpenConnections {
+  readonly #set = new Set<Connection>();
+  #waiters: (() => void)[] = [];
+
+  get size(): number {
+    return this.#set.size;
+  }
+
+  add(c: Connection): void {
+    this.#set.add(c);
+  }
+
+  /** Removes `c`; true if it was there. Wakes whoever waits for the set to empty. */
+  delete(c: Connection): boolean {
+    const had = this.#set.delete(c);
+    if (this.#set.size === 0 && this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const w of waiters) w();
+    }
+    return had;
+  }
+
+  /** A snapshot, safe to iterate while connections finish. */
+  list(): Connection[] {
+    return [...this.#set];
+  }
+
+  /** Resolves once no connection is open. */
+  whenEmpty(): Promise<void> {
+    if (this.#set.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+}
+
+/**
+ * One client connection's lifecycle: sniff → decide → connect → relay → finish, exactly once
+ * (SPEC §4). The Connection owns both sockets and destroys them in `finish`.
+ */
+export class Connection {
+  readonly id = nextId++;
+  readonly #client: Socket;
+  readonly #env: ConnectionEnv;
+  readonly #listener: ListenerInfo;
+  readonly #startedNs = process.hrtime.bigint();
+  readonly #clientLabel: string;
+  readonly #hello = new ClientHelloAccumulator();
+  #state: State = 'hello';
+  #timer: NodeJS.Timeout | null = null;
+  #host = '';
+  #sni: string | null = null;
+  #upstream: Socket | null = null;
+  #upstreamLabel: string | null = null;
+  #connectMs: number | null = null;
+  #attempts: readonly DialAttempt[] = [];
+  #clientErr: Error | null = null;
+  #bytesUpCounted = 0;
+  #bytesDownCounted = 0;
+
+  constructor(client: Socket, env: ConnectionEnv, listener: ListenerInfo) {
+    this.#client = client;
+    // First thing done with a new socket (STYLE §6): a reset must never become an uncaught error.
+    client.on('error', (err) => this.#onClientError(err));
+    client.once('close', () => {
+      if (this.#state === 'hello') this.#finish('not_tls', { reason: 'client closed before a complete ClientHello' });
+    });
+    this.#env = env;
+    this.#listener = listener;
+    this.#clientLabel = formatAddress(client.remoteAddress ?? '?', client.remotePort ?? 0);
+  }
+
+  /** Starts reading the ClientHello. */
+  start(): void {
+    const { limits, metrics, open } = this.#env;
+    if (open.size >= limits.maxConnections) {
+      this.#finish('limit', { reason: `max_connections ${limits.maxConnections} reached` });
+      return;
+    }
+    open.add(this);
+    metrics.active.inc({ host: '' });
+    this.#timer = setTimeout(() => this.#finish('hello_timeout', { reason: 'no complete ClientHello in time' }), limits.clientHelloTimeoutMs);
+    this.#client.on('data', this.#onData);
+    this.#client.on('end', this.#onEndBeforeHello);
+  }
+
+  /** Moves the bytes relayed since the last call into the byte counters (live metrics). */
+  flushBytes(): void {
+    const up = this.#upstream;
+    if (up === null || this.#state === 'hello') return;
+    const bytesUp = up.bytesWritten;
+    const bytesDown = this.#client.bytesWritten;
+    const { bytes } = this.#env.metrics;
+    if (bytesUp > this.#bytesUpCounted) bytes.inc({ host: this.#host, direction: 'upload' }, bytesUp - this.#bytesUpCounted);
+    if (bytesDown > this.#bytesDownCounted) bytes.inc({ host: this.#host, direction: 'download' }, bytesDown - this.#bytesDownCounted);
+    this.#bytesUpCounted = Math.max(bytesUp, this.#bytesUpCounted);
+    this.#bytesDownCounted = Math.max(bytesDown, this.#bytesDownCounted);
+  }
+
+  /** Closes both sides now (drain deadline passed); the outcome is what it would have been. */
+  destroy(): void {
+    if (this.#state === 'hello') this.#finish('hello_timeout', { reason: 'shutting down' });
+    this.#upstream?.destroy();
+    this.#client.destroy();
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    const r = this.#hello.push(chunk);
+    if (r.kind === 'need-more') return;
+    this.#stopReading();
+    if (r.kind === 'invalid') {
+      this.#finish('not_tls', r.notTls ? { reason: r.reason } : { reason: r.reason, alert: ALERT_DECODE_ERROR });
+      return;
+    }
+    this.#env.metrics.clientHelloBytes.observe(r.consumed);
+    this.#route(r.value);
+  };
+
+  readonly #onEndBeforeHello = (): void => {
+    this.#stopReading();
+    this.#finish('not_tls', { reason: 'client closed before a complete ClientHello' });
+  };
+
+  #stopReading(): void {
+    this.#client.pause();
+    this.#client.off('data', this.#onData);
+    this.#client.off('end', this.#onEndBeforeHello);
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #onClientError(err: Error): void {
+    this.#clientErr ??= err;
+    // While relaying, relay() owns error handling; while connecting, the dial finishes first and
+    // relay() then sees a destroyed client. Before that, a client error ends the connection.
+    if (this.#state === 'hello') {
+      this.#stopReading();
+      this.#finish('not_tls', { reason: 'client failed before a complete ClientHello', err });
+    }
+  }
+
+  #route(hello: ClientHello): void {
+    const sni = hello.serverName;
+    if (sni === null) {
+      this.#finish('no_sni', { reason: hello.sniError ?? 'no server_name in ClientHello', alert: ALERT_UNRECOGNIZED_NAME });
+      return;
+    }
+    this.#sni = sni;
+    const route = this.#env.router.match(sni);
+    if (route === undefined) {
+      this.#finish('not_allowed', { reason: 'no route matches the server name', alert: ALERT_UNRECOGNIZED_NAME });
+      return;
+    }
+    const { metrics } = this.#env;
+    metrics.active.dec({ host: '' });
+    this.#host = route.pattern;
+    metrics.active.inc({ host: this.#host });
+    this.#state = 'connecting';
+    // #connect catches everything and ends in #finish, so nothing can reject here.
+    void this.#connect(route, sni);
+  }
+
+  async #connect(route: Route, sni: string): Promise<void> {
+    const { resolver, limits, metrics, isOwnAddress } = this.#env;
+    const host = route.upstream?.host ?? sni;
+    const port = route.upstream?.port ?? route.port ?? this.#listener.port;
+    const t0 = performance.now();
+    try {
+      const resolved = await resolver.resolve(host);
+      const addresses = resolved.filter((a) => !isOwnAddress(a, port));
+      if (addresses.length === 0) {
+        this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
+        throw new ForwardError('loop', `${host} resolves to this forwarder's own listener`);
+      }
+      const dialed = await dial(addresses, port, Math.max(1, limits.connectTimeoutMs - (performance.now() - t0)));
+      this.#attempts = dialed.attempts;
+      this.#connectMs = performance.now() - t0;
+      metrics.upstreamConnectDuration.observe({ host: this.#host }, this.#connectMs / 1000);
+      this.#upstream = dialed.socket;
+      this.#upstreamLabel = formatAddress(dialed.address, port);
+      if (this.#state !== 'connecting') {
+        dialed.socket.destroy(); // finished meanwhile (drain deadline)
+        return;
+      }
+      this.#state = 'relaying';
+      relay(this.#client, dialed.socket, this.#hello.buffered, limits.idleTimeoutMs, (end) => this.#relayEnded(end));
+    } catch (err) {
+      if (err instanceof DialError) {
+        this.#attempts = err.attempts;
+        this.#upstreamLabel = err.attempts.at(-1)?.address ?? null;
+      }
+      if (err instanceof ForwardError) {
+        const alert = err.outcome === 'dns_failure' || err.outcome === 'upstream_unreachable' || err.outcome === 'loop'
+          ? ALERT_INTERNAL_ERROR
+          : undefined;
+        this.#finish(err.outcome, alert === undefined ? { reason: err.message, err } : { reason: err.message, err, alert });
+      } else {
+        throw err; // a bug: let the process crash (STYLE §3)
+      }
+    }
+  }
+
+  #relayEnded(end: RelayEnd): void {
+    switch (end.kind) {
+      case 'closed':
+        this.#finish('forwarded', this.#clientErr === null ? {} : { err: this.#clientErr });
+        return;
+      case 'idle':
+        this.#finish('forwarded', { reason: 'idle_timeout' });
+        return;
+      case 'error':
+        this.#finish('forwarded', { reason: `${end.side} error`, err: end.err });
+        return;
+    }
+  }
+
+  /** Ends the connection exactly once: timers, sockets, metrics, access line. */
+  #finish(outcome: Outcome, detail: FinishDetail): void {
+    if (this.#state === 'done') return;
+    const wasOpen = this.#env.open.delete(this);
+    this.#state = 'done';
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    const client = this.#client;
+    if (detail.alert !== undefined && client.writable) {
+      // destroySoon: FIN after the alert is flushed, then close, without waiting for the client.
+      client.write(fatalAlertRecord(detail.alert));
+      client.destroySoon();
+    } else {
+      client.destroy();
+    }
+    this.#upstream?.destroy();
+    this.flushBytes();
+    const { metrics, log } = this.#env;
+    if (wasOpen) metrics.active.dec({ host: this.#host });
+    recordAccess(log, metrics, {
+      conn: this.id,
+      client: this.#clientLabel,
+      listener: this.#listener.label,
+      sni: this.#sni,
+      host: this.#host,
+      upstream: this.#upstreamLabel,
+      outcome,
+      bytesUp: this.#bytesUpCounted,
+      bytesDown: this.#bytesDownCounted,
+      durationMs: Number(process.hrtime.bigint() - this.#startedNs) / 1e6,
+      connectMs: this.#connectMs,
+      reason: detail.reason ?? null,
+      err: detail.err ?? null,
+      attempts: this.#attempts,
+    });
+  }
+}

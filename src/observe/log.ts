@@ -1,0 +1,57 @@
+import { pino, stdTimeFunctions, type Logger } from 'pino';
+import type { LogLevel } from '../config/types.js';
+import type { Outcome } from '../errors.js';
+import type { Metrics } from './metrics.js';
+
+export type { Logger };
+
+/** The pino logger the daemon writes JSON lines with, on stdout (SPEC §5). */
+export function createLogger(level: LogLevel): Logger {
+  return pino({ level, timestamp: stdTimeFunctions.isoTime, base: { pid: process.pid } });
+}
+
+/** Everything known about one connection when it closes: one access line and its metrics. */
+export interface AccessRecord {
+  readonly conn: number;
+  readonly client: string;
+  readonly listener: string;
+  /** The normalised SNI name, or null when none was read. */
+  readonly sni: string | null;
+  /** The matched route pattern, "" before a route matched. */
+  readonly host: string;
+  /** The upstream address connected to (or last tried), "addr:port". */
+  readonly upstream: string | null;
+  readonly outcome: Outcome;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly durationMs: number;
+  readonly connectMs: number | null;
+  /** Why it was refused or how it ended ("idle_timeout", "client closed before ClientHello"). */
+  readonly reason: string | null;
+  readonly err: Error | null;
+  /** Upstream addresses tried and their error codes, when any failed. */
+  readonly attempts: readonly { readonly address: string; readonly code: string }[];
+}
+
+/** Writes the access line and updates the metrics from the same record (STYLE §8). */
+export function recordAccess(log: Logger, metrics: Metrics, r: AccessRecord): void {
+  metrics.countOutcome(r.host, r.outcome);
+  metrics.connectionDuration.observe({ host: r.host }, r.durationMs / 1000);
+  const fields: Record<string, unknown> = {
+    conn: r.conn,
+    client: r.client,
+    listener: r.listener,
+    sni: r.sni,
+    host: r.host,
+    upstream: r.upstream,
+    outcome: r.outcome,
+    bytesUp: r.bytesUp,
+    bytesDown: r.bytesDown,
+    durationMs: r.durationMs,
+    connectMs: r.connectMs,
+  };
+  if (r.reason !== null) fields['reason'] = r.reason;
+  if (r.err !== null) fields['err'] = r.err;
+  if (r.attempts.length > 0) fields['attempts'] = r.attempts;
+  log.info(fields, 'connection');
+}

@@ -1,0 +1,99 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Outcome } from '../errors.js';
+
+const PREFIX = 'sni_forwarder_';
+
+/** Upload is client→upstream, download upstream→client (SPEC §5). */
+export type Direction = 'upload' | 'download';
+
+/** Result label of sni_forwarder_dns_lookups_total. */
+export type DnsLookupResult = 'hit' | 'miss' | 'stale' | 'failure';
+
+/**
+ * Every metric the forwarder exports, built on one injected Registry so that each test (and
+ * each daemon) has its own. `host` labels are configured route patterns or "" (STYLE §8).
+ */
+export class Metrics {
+  readonly registry: Registry;
+  readonly bytes: Counter<'host' | 'direction'>;
+  readonly connections: Counter<'host' | 'outcome'>;
+  readonly active: Gauge<'host'>;
+  readonly connectionDuration: Histogram<'host'>;
+  readonly upstreamConnectDuration: Histogram<'host'>;
+  readonly configReloads: Counter<'result'>;
+  readonly clientHelloBytes: Histogram;
+  readonly dnsLookups: Counter<'result'>;
+
+  constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
+    this.registry = registry;
+    const registers = [registry];
+    this.bytes = new Counter({
+      name: `${PREFIX}bytes_total`,
+      help: 'Bytes forwarded, by route host and direction (upload = client to upstream).',
+      labelNames: ['host', 'direction'],
+      registers,
+    });
+    this.connections = new Counter({
+      name: `${PREFIX}connections_total`,
+      help: 'Connections closed, by route host ("" before a route matched) and outcome.',
+      labelNames: ['host', 'outcome'],
+      registers,
+    });
+    this.active = new Gauge({
+      name: `${PREFIX}active_connections`,
+      help: 'Connections open now, by route host ("" while the ClientHello is read).',
+      labelNames: ['host'],
+      registers,
+    });
+    this.connectionDuration = new Histogram({
+      name: `${PREFIX}connection_duration_seconds`,
+      help: 'Lifetime of connections, from accept to close.',
+      labelNames: ['host'],
+      buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+      registers,
+    });
+    this.upstreamConnectDuration = new Histogram({
+      name: `${PREFIX}upstream_connect_duration_seconds`,
+      help: 'Time to establish the upstream TCP connection, DNS included.',
+      labelNames: ['host'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.configReloads = new Counter({
+      name: `${PREFIX}config_reloads_total`,
+      help: 'Configuration reloads (SIGHUP), by result.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.clientHelloBytes = new Histogram({
+      name: `${PREFIX}client_hello_bytes`,
+      help: 'Size of ClientHellos on the wire, record headers included.',
+      buckets: [256, 512, 1024, 1536, 2048, 4096, 8192, 16384, 32768, 65536],
+      registers,
+    });
+    this.dnsLookups = new Counter({
+      name: `${PREFIX}dns_lookups_total`,
+      help: 'Upstream name lookups, by cache result.',
+      labelNames: ['result'],
+      registers,
+    });
+    // Make the zero values visible from the start, so rate() and alerts work before traffic.
+    for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
+    for (const result of ['hit', 'miss', 'stale', 'failure']) this.dnsLookups.inc({ result }, 0);
+    this.active.set({ host: '' }, 0);
+    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  }
+
+  /** Pre-registers the zero series for a route host so dashboards see it before traffic. */
+  touchHost(host: string): void {
+    this.bytes.inc({ host, direction: 'upload' }, 0);
+    this.bytes.inc({ host, direction: 'download' }, 0);
+    this.active.inc({ host }, 0);
+  }
+
+  /** Counts one finished connection. */
+  countOutcome(host: string, outcome: Outcome): void {
+    this.connections.inc({ host, outcome });
+  }
+}
+
