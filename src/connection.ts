@@ -3,7 +3,7 @@ import type { LimitsConfig } from './config/types.js';
 import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial.js';
 import type { UpstreamResolver } from './connect/resolver.js';
 import type { Router, Route } from './decide/router.js';
-import { ForwardError, type Outcome } from './errors.js';
+import { ForwardError, errorCode, type Outcome } from './errors.js';
 import { recordAccess, type Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
 import { relay, type RelayEnd } from './relay/pipe.js';
@@ -41,7 +41,8 @@ type State = 'hello' | 'connecting' | 'relaying' | 'done';
 
 interface FinishDetail {
   readonly reason?: string;
-  readonly err?: Error;
+  /** Error code for the access line; expected failures carry no stack trace into the log. */
+  readonly code?: string;
   readonly alert?: AlertDescription;
 }
 
@@ -184,7 +185,7 @@ export class Connection {
     // relay() then sees a destroyed client. Before that, a client error ends the connection.
     if (this.#state === 'hello') {
       this.#stopReading();
-      this.#finish('not_tls', { reason: 'client failed before a complete ClientHello', err });
+      this.#finish('not_tls', { reason: 'client failed before a complete ClientHello', code: errorCode(err) });
     }
   }
 
@@ -242,7 +243,8 @@ export class Connection {
         const alert = err.outcome === 'dns_failure' || err.outcome === 'upstream_unreachable' || err.outcome === 'loop'
           ? ALERT_INTERNAL_ERROR
           : undefined;
-        this.#finish(err.outcome, alert === undefined ? { reason: err.message, err } : { reason: err.message, err, alert });
+        const detail = { reason: err.message, ...(err.cause === undefined ? {} : { code: errorCode(err.cause) }) };
+        this.#finish(err.outcome, alert === undefined ? detail : { ...detail, alert });
       } else {
         throw err; // a bug: let the process crash (STYLE §3)
       }
@@ -252,13 +254,13 @@ export class Connection {
   #relayEnded(end: RelayEnd): void {
     switch (end.kind) {
       case 'closed':
-        this.#finish('forwarded', this.#clientErr === null ? {} : { err: this.#clientErr });
+        this.#finish('forwarded', this.#clientErr === null ? {} : { reason: 'client error while connecting', code: errorCode(this.#clientErr) });
         return;
       case 'idle':
         this.#finish('forwarded', { reason: 'idle_timeout' });
         return;
       case 'error':
-        this.#finish('forwarded', { reason: `${end.side} error`, err: end.err });
+        this.#finish('forwarded', { reason: `${end.side} error: ${end.err.message}`, code: errorCode(end.err) });
         return;
     }
   }
@@ -292,11 +294,16 @@ export class Connection {
       outcome,
       bytesUp: this.#bytesUpCounted,
       bytesDown: this.#bytesDownCounted,
-      durationMs: Number(process.hrtime.bigint() - this.#startedNs) / 1e6,
-      connectMs: this.#connectMs,
+      durationMs: roundMs(Number(process.hrtime.bigint() - this.#startedNs) / 1e6),
+      connectMs: this.#connectMs === null ? null : roundMs(this.#connectMs),
       reason: detail.reason ?? null,
-      err: detail.err ?? null,
+      code: detail.code ?? null,
       attempts: this.#attempts,
     });
   }
+}
+
+/** Milliseconds to 3 decimals (microseconds): enough for the log, without float noise. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

@@ -28,7 +28,8 @@ export interface AccessRecord {
   readonly connectMs: number | null;
   /** Why it was refused or how it ended ("idle_timeout", "client closed before ClientHello"). */
   readonly reason: string | null;
-  readonly err: Error | null;
+  /** The system error code behind it (ECONNRESET, ETIMEOUT, ...), when there was one. */
+  readonly code: string | null;
   /** Upstream addresses tried and their error codes, when any failed. */
   readonly attempts: readonly { readonly address: string; readonly code: string }[];
 }
@@ -51,7 +52,7 @@ export function recordAccess(log: Logger, metrics: Metrics, r: AccessRecord): vo
     connectMs: r.connectMs,
   };
   if (r.reason !== null) fields['reason'] = r.reason;
-  if (r.err !== null) fields['err'] = r.err;
+  if (r.code !== null) fields['code'] = r.code;
   if (r.attempts.length > 0) fields['attempts'] = r.attempts;
   log.info(fields, 'connection');
 }

@@ -89,7 +89,19 @@ export class DaemonProcess {
     return new Promise((res) => this.#waiters.push({ match, resolve: res }));
   }
 
-  /** The n-th (0-based) access line for which `match` holds, waiting for it. */
+  /** Resolves once `n` log lines (past or future) satisfy `match`; returns them. */
+  async waitForCount(match: (l: LogLine) => boolean, n: number): Promise<LogLine[]> {
+    let count = this.lines.filter(match).length;
+    while (count < n) {
+      const seen = this.lines.length;
+      // Wait for the next line of any kind, then count again.
+      await new Promise<LogLine>((res) => this.#waiters.push({ match: () => true, resolve: res }));
+      count += this.lines.slice(seen).filter(match).length;
+    }
+    return this.lines.filter(match);
+  }
+
+  /** The first access line for which `match` holds, waiting for it. */
   async accessLine(match: (l: LogLine) => boolean): Promise<LogLine> {
     return this.waitFor((l) => l.msg === 'connection' && match(l));
   }

@@ -5,7 +5,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 
 export interface DnsmasqOptions {
-  /** name → IPv4 addresses. */
+  /** name → IPv4 and IPv6 addresses. */
   readonly records: Readonly<Record<string, readonly string[]>>;
   /** TTL dnsmasq gives its answers, seconds. */
   readonly ttlSeconds: number;
@@ -54,7 +54,11 @@ export class Dnsmasq {
       `--listen-address=${this.address}`, `--port=${this.port}`, '--log-queries', '--log-facility=-',
       `--local=/${this.#opts.domain}/`, `--local-ttl=${this.#opts.ttlSeconds}`, '--pid-file=', '--conf-file=/dev/null'];
     if (process.getuid?.() === 0) args.push('--user=root');
-    for (const [name, addrs] of Object.entries(this.#opts.records)) args.push(`--host-record=${name},${addrs.join(',')}`);
+    // --address (not --host-record) so a name can have several addresses of one family; it also
+    // answers for subdomains, which no test relies on.
+    for (const [name, addrs] of Object.entries(this.#opts.records)) {
+      for (const a of addrs) args.push(`--address=/${name}/${a}`);
+    }
     const child = spawn('dnsmasq', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let buffered = '';

@@ -1,0 +1,101 @@
+// UpstreamResolver against a real dnsmasq: shared lookups, TTL clamping, negative caching,
+// family order, failures. Time is a fake clock injected into the resolver, so TTL expiry is
+// exercised without waiting.
+import t from 'tap';
+import type { ResolverConfig } from '../../src/config/types.js';
+import { UpstreamResolver } from '../../src/connect/resolver.js';
+import { ForwardError } from '../../src/errors.js';
+import type { DnsLookupResult } from '../../src/observe/metrics.js';
+import { Dnsmasq } from '../helpers/dnsmasq.js';
+
+const dns = await Dnsmasq.start({
+  domain: 'test',
+  ttlSeconds: 60,
+  address: '127.0.0.78',
+  records: {
+    'shared.test': ['127.0.0.10'],
+    'cached.test': ['127.0.0.11'],
+    'minttl.test': ['127.0.0.12'],
+    'maxttl.test': ['127.0.0.13'],
+    'dual.test': ['127.0.0.14', '::1'],
+    'two.test': ['127.0.0.15', '127.0.0.16'],
+  },
+});
+t.teardown(() => dns.stop());
+
+function setup(over: Partial<ResolverConfig> = {}): { r: UpstreamResolver; clock: { now: number }; counts: Record<DnsLookupResult, number> } {
+  const clock = { now: 1_000_000 };
+  const counts: Record<DnsLookupResult, number> = { hit: 0, miss: 0, stale: 0, failure: 0 };
+  const cfg: ResolverConfig = {
+    servers: [{ host: dns.address, port: dns.port }],
+    prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000, ...over,
+  };
+  return { r: new UpstreamResolver(cfg, (res) => { counts[res]++; }, () => clock.now), clock, counts };
+}
+
+await t.test('concurrent lookups of one name share one query', async (t) => {
+  const { r, counts } = setup();
+  const results = await Promise.all(Array.from({ length: 20 }, () => r.resolve('shared.test')));
+  for (const res of results) t.same(res, ['127.0.0.10']);
+  t.equal(dns.queries('shared.test', 'A'), 1, 'one A query');
+  t.equal(dns.queries('shared.test', 'AAAA'), 1, 'one AAAA query');
+  t.same(counts, { hit: 19, miss: 1, stale: 0, failure: 0 });
+});
+
+await t.test('answers are cached for their TTL', async (t) => {
+  const { r, clock } = setup();
+  await r.resolve('cached.test');
+  clock.now += 59_000;
+  await r.resolve('cached.test');
+  t.equal(dns.queries('cached.test', 'A'), 1, 'still cached 59 s later (TTL 60 s)');
+  clock.now += 2000;
+  await r.resolve('cached.test');
+  t.equal(dns.queries('cached.test', 'A'), 2, 'queried again after the TTL');
+});
+
+await t.test('min_ttl and max_ttl clamp the TTL', async (t) => {
+  const long = setup({ minTtlMs: 120_000 });
+  await long.r.resolve('minttl.test');
+  long.clock.now += 90_000;
+  await long.r.resolve('minttl.test');
+  t.equal(dns.queries('minttl.test', 'A'), 1, 'min_ttl 120 s keeps a 60 s answer');
+  const short = setup({ maxTtlMs: 2000 });
+  await short.r.resolve('maxttl.test');
+  short.clock.now += 2500;
+  await short.r.resolve('maxttl.test');
+  t.equal(dns.queries('maxttl.test', 'A'), 2, 'max_ttl 2 s expires a 60 s answer');
+});
+
+await t.test('prefer orders the families; both are asked', async (t) => {
+  t.same(await setup().r.resolve('dual.test'), ['127.0.0.14', '::1']);
+  t.same(await setup({ prefer: 'ipv6' }).r.resolve('dual.test'), ['::1', '127.0.0.14']);
+  t.same([...await setup().r.resolve('two.test')].sort(), ['127.0.0.15', '127.0.0.16'], 'every address is kept');
+});
+
+await t.test('NXDOMAIN is dns_failure and cached for negative_ttl', async (t) => {
+  const { r, clock } = setup({ negativeTtlMs: 3000 });
+  const err = await r.resolve('missing.test').catch((e: unknown) => e);
+  t.ok(err instanceof ForwardError && err.outcome === 'dns_failure', 'dns_failure');
+  t.match(String((err as Error).message), /ENOTFOUND/);
+  await r.resolve('missing.test').catch(() => undefined);
+  t.equal(dns.queries('missing.test', 'A'), 1, 'negative answer cached');
+  clock.now += 3500;
+  await r.resolve('missing.test').catch(() => undefined);
+  t.equal(dns.queries('missing.test', 'A'), 2, 'asked again after negative_ttl');
+});
+
+await t.test('an IP literal needs no lookup', async (t) => {
+  const { r, counts } = setup();
+  t.same(await r.resolve('10.1.2.3'), ['10.1.2.3']);
+  t.same(await r.resolve('2001:db8::1'), ['2001:db8::1']);
+  t.same(counts, { hit: 0, miss: 0, stale: 0, failure: 0 });
+});
+
+await t.test('a dead DNS server is dns_failure within the timeout, counted as failure', async (t) => {
+  const { r, counts } = setup({ servers: [{ host: '127.0.0.79', port: dns.port }], timeoutMs: 300 });
+  const started = Date.now();
+  const err = await r.resolve('shared.test').catch((e: unknown) => e);
+  t.ok(err instanceof ForwardError && err.outcome === 'dns_failure');
+  t.ok(Date.now() - started < 5000, `gave up after ${Date.now() - started} ms`);
+  t.equal(counts.failure, 1);
+});
