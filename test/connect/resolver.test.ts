@@ -39,7 +39,7 @@ await t.test('concurrent lookups of one name share one query', async (t) => {
   for (const res of results) t.same(res, ['127.0.0.10']);
   t.equal(dns.queries('shared.test', 'A'), 1, 'one A query');
   t.equal(dns.queries('shared.test', 'AAAA'), 1, 'one AAAA query');
-  t.same(counts, { hit: 19, miss: 1, stale: 0, failure: 0 });
+  t.same(counts, { hit: 0, miss: 20, stale: 0, failure: 0 }, 'every caller waited for DNS: a miss each');
 });
 
 await t.test('answers are cached for their TTL', async (t) => {
@@ -98,4 +98,70 @@ await t.test('a dead DNS server is dns_failure within the timeout, counted as fa
   t.ok(err instanceof ForwardError && err.outcome === 'dns_failure');
   t.ok(Date.now() - started < 5000, `gave up after ${Date.now() - started} ms`);
   t.equal(counts.failure, 1);
+});
+
+await t.test('when the DNS server dies, answers are served stale; fresh ones return with it', async (t) => {
+  const local = await Dnsmasq.start({ domain: 'test', ttlSeconds: 60, address: '127.0.0.80', records: { 'stale.test': ['127.0.0.40'] } });
+  t.teardown(() => local.stop());
+  const { r, clock, counts } = setup({ servers: [{ host: local.address, port: local.port }], negativeTtlMs: 5000 });
+  t.same(await r.resolve('stale.test'), ['127.0.0.40']);
+  await local.stop();
+  clock.now += 61_000;
+  t.same(await r.resolve('stale.test'), ['127.0.0.40'], 'stale answer after expiry with the server down');
+  t.same(await r.resolve('stale.test'), ['127.0.0.40'], 'and again, without waiting for the dead server');
+  t.equal(counts.stale, 2);
+  await local.restart();
+  clock.now += 6000; // past negative_ttl: the server is asked again
+  t.same(await r.resolve('stale.test'), ['127.0.0.40']);
+  t.equal(counts.miss, 2, 'a fresh answer from the restarted server');
+  await local.stop();
+  clock.now += 60_000 + 60 * 60 * 1000 + 1000;
+  const err = await r.resolve('stale.test').catch((e: unknown) => e);
+  t.ok(err instanceof ForwardError && err.outcome === 'dns_failure', 'not served more than an hour past expiry');
+  t.equal(counts.failure, 1);
+});
+
+await t.test('a name in use is refreshed in the background before it expires', async (t) => {
+  const local = await Dnsmasq.start({ domain: 'test', ttlSeconds: 60, address: '127.0.0.81', records: { 'ahead.test': ['127.0.0.41'] } });
+  t.teardown(() => local.stop());
+  const s = setup({ servers: [{ host: local.address, port: local.port }] });
+  await s.r.resolve('ahead.test');
+  s.clock.now += 55_000; // under 10 % of the 60 s TTL left
+  t.same(await s.r.resolve('ahead.test'), ['127.0.0.41'], 'served from cache at once');
+  await local.waitForQueries('ahead.test', 2);
+  t.pass('a second query was sent in the background');
+  await s.r.settled();
+  s.clock.now += 10_000; // past the first answer's expiry, within the refreshed one
+  await s.r.resolve('ahead.test');
+  t.equal(local.queries('ahead.test'), 2, 'the refreshed answer is used: no third query');
+  t.same(s.counts, { hit: 2, miss: 1, stale: 0, failure: 0 });
+});
+
+await t.test('the cache is bounded: the least recently used name goes first', async (t) => {
+  const clock = { now: 0 };
+  const r = new UpstreamResolver(
+    { servers: [{ host: dns.address, port: dns.port }], prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000 },
+    () => {}, () => clock.now, { maxCacheEntries: 2, maxConcurrentLookups: 16 });
+  await r.resolve('shared.test');
+  await r.resolve('cached.test');
+  await r.resolve('shared.test'); // now most recently used
+  await r.resolve('two.test'); // evicts cached.test
+  t.equal(r.cacheSize, 2);
+  const before = dns.queries('cached.test');
+  await r.resolve('cached.test');
+  t.equal(dns.queries('cached.test'), before + 1, 'the evicted name is asked again');
+  const sharedBefore = dns.queries('shared.test');
+  await r.resolve('two.test');
+  t.equal(dns.queries('shared.test'), sharedBefore, 'no query for a name still cached');
+});
+
+await t.test('lookups in flight are bounded; past the bound a lookup fails at once', async (t) => {
+  const r = new UpstreamResolver(
+    { servers: [{ host: dns.address, port: dns.port }], prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000 },
+    () => {}, Date.now, { maxCacheEntries: 100, maxConcurrentLookups: 2 });
+  const results = await Promise.allSettled([r.resolve('b1.test'), r.resolve('b2.test'), r.resolve('b3.test')]);
+  const third = results[2];
+  t.equal(third?.status, 'rejected');
+  t.match(String(third?.status === 'rejected' ? (third.reason as Error).message : ''), /2 lookups in flight/);
+  t.equal(dns.queries('b3.test'), 0, 'no query sent past the bound');
 });

@@ -28,6 +28,7 @@ export class Dnsmasq {
   readonly port: number;
   readonly log: string[] = [];
   #child: ChildProcess | null = null;
+  #logWaiters: (() => void)[] = [];
   #opts: DnsmasqOptions;
 
   private constructor(opts: DnsmasqOptions, address: string, port: number) {
@@ -71,6 +72,9 @@ export class Dnsmasq {
           this.log.push(l);
           if (l.includes('cleared cache')) resolve();
         }
+        const waiters = this.#logWaiters;
+        this.#logWaiters = [];
+        for (const w of waiters) w();
       };
       child.stdout.on('data', onData);
       child.stderr.on('data', onData);
@@ -82,6 +86,11 @@ export class Dnsmasq {
   /** Queries logged for `name` and type (A or AAAA). */
   queries(name: string, type = 'A'): number {
     return this.log.filter((l) => l.includes(`query[${type}] ${name} `)).length;
+  }
+
+  /** Resolves once `count` queries for `name` (type A by default) have been logged. */
+  async waitForQueries(name: string, count: number, type = 'A'): Promise<void> {
+    while (this.queries(name, type) < count) await new Promise<void>((res) => this.#logWaiters.push(res));
   }
 
   async stop(): Promise<void> {
