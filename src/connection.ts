@@ -1,7 +1,8 @@
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { LimitsConfig } from './config/types.js';
 import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial.js';
 import type { UpstreamResolver } from './connect/resolver.js';
+import type { CidrSet } from './decide/cidr-set.js';
 import type { Router, Route } from './decide/router.js';
 import { ForwardError, errorCode, type Outcome } from './errors.js';
 import { recordAccess, type Logger } from './observe/log.js';
@@ -23,6 +24,8 @@ export interface ConnectionEnv {
   readonly limits: LimitsConfig;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** CIDRs that addresses found by DNS must fall in; null = any (upstream_networks). */
+  readonly upstreamNetworks: CidrSet | null;
   /** True when addr:port is one of this forwarder's own listening sockets (loop guard). */
   readonly isOwnAddress: (address: string, port: number) => boolean;
   /** Open connections, shared by the daemon (limits, live byte counts, drain). */
@@ -211,12 +214,21 @@ export class Connection {
   }
 
   async #connect(route: Route, sni: string): Promise<void> {
-    const { resolver, limits, metrics, isOwnAddress } = this.#env;
+    const { resolver, limits, metrics, isOwnAddress, upstreamNetworks } = this.#env;
     const host = route.upstream?.host ?? sni;
     const port = route.upstream?.port ?? route.port ?? this.#listener.port;
     const t0 = performance.now();
     try {
-      const resolved = await resolver.resolve(host);
+      let resolved = await resolver.resolve(host);
+      if (upstreamNetworks !== null && isIP(host) === 0) {
+        // A DNS answer is not trusted to pick any internal address; a static IP is the operator's.
+        const inside = resolved.filter((a) => upstreamNetworks.has(a));
+        if (inside.length === 0) {
+          this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
+          throw new ForwardError('not_allowed', `${host} resolves to ${resolved.join(', ')}, outside upstream_networks`);
+        }
+        resolved = inside;
+      }
       const addresses = resolved.filter((a) => !isOwnAddress(a, port));
       if (addresses.length === 0) {
         this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
@@ -240,11 +252,9 @@ export class Connection {
         this.#upstreamLabel = err.attempts.at(-1)?.address ?? null;
       }
       if (err instanceof ForwardError) {
-        const alert = err.outcome === 'dns_failure' || err.outcome === 'upstream_unreachable' || err.outcome === 'loop'
-          ? ALERT_INTERNAL_ERROR
-          : undefined;
+        const alert = err.outcome === 'not_allowed' ? ALERT_UNRECOGNIZED_NAME : ALERT_INTERNAL_ERROR;
         const detail = { reason: err.message, ...(err.cause === undefined ? {} : { code: errorCode(err.cause) }) };
-        this.#finish(err.outcome, alert === undefined ? detail : { ...detail, alert });
+        this.#finish(err.outcome, { ...detail, alert });
       } else {
         throw err; // a bug: let the process crash (STYLE §3)
       }

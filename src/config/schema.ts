@@ -37,7 +37,6 @@ export const DEFAULTS = {
   presets: readonly PresetConfig[];
 };
 
-/** Node's timers cannot wait longer than 2^31-1 ms (about 24.8 days); longer ones fire at once. */
 const MAX_WORKERS = 64;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const PRESET_PARAMS = ['region', 'network', 'edition', 'instance', 'account', 'location', 'name', 'host'];
@@ -55,7 +54,6 @@ const UNBUILT: readonly { key: string; when: (value: unknown) => boolean; messag
   { key: 'workers', when: (v) => v !== undefined && v !== 1, message: 'only workers: 1 is supported yet' },
   { key: 'clients.allow', when: () => true, message: 'clients.allow is not supported yet (remove it to accept any source)' },
   { key: 'limits.max_connections_per_client', when: (v) => typeof v === 'number' && v !== 0, message: 'max_connections_per_client is not supported yet (use 0)' },
-  { key: 'upstream_networks', when: nonEmpty, message: 'upstream_networks is not supported yet' },
   { key: 'presets', when: nonEmpty, message: 'presets are not supported yet; list the hosts under routes' },
 ];
 

@@ -4,6 +4,7 @@ import { formatAddress } from '../connect/dial.js';
 import { ownAddressChecker } from '../connect/loop-guard.js';
 import { UpstreamResolver } from '../connect/resolver.js';
 import { Connection, OpenConnections, type ConnectionEnv, type ListenerInfo } from '../connection.js';
+import { CidrSet } from '../decide/cidr-set.js';
 import { Router } from '../decide/router.js';
 import type { Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
@@ -104,6 +105,7 @@ export class Daemon {
       limits: config.limits,
       metrics: this.metrics,
       log: this.#log,
+      upstreamNetworks: config.upstreamNetworks.length > 0 ? new CidrSet(config.upstreamNetworks) : null,
       isOwnAddress: ownAddressChecker(this.#listeners.map((l) => ({ address: l.bound.address, port: l.bound.port }))),
       open: this.#open,
     };

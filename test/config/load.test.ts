@@ -271,7 +271,6 @@ const CASES: { name: string; text: string; want: string[] }[] = [
       'c.yaml:5:10: workers: only workers: 1 is supported yet',
       'c.yaml:7:10: clients.allow: clients.allow is not supported yet (remove it to accept any source)',
       'c.yaml:9:31: limits.max_connections_per_client: max_connections_per_client is not supported yet (use 0)',
-      'c.yaml:10:20: upstream_networks: upstream_networks is not supported yet',
       'c.yaml:12:3: presets: presets are not supported yet; list the hosts under routes',
     ],
   },

@@ -51,9 +51,10 @@ export class DaemonProcess {
   #waiters: Waiter[] = [];
   readonly exited: Promise<number | null>;
 
-  private constructor(configFile: string) {
+  private constructor(configFile: string, prefix: readonly string[]) {
     this.configFile = configFile;
-    this.child = spawn(process.execPath, [CLI, 'run', '-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...prefix, process.execPath, CLI, 'run', '-c', configFile];
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((res) => this.child.on('exit', (code) => res(code)));
     const rl = createInterface({ input: this.child.stdout! });
     rl.on('line', (text) => {
@@ -73,9 +74,13 @@ export class DaemonProcess {
     this.child.stderr!.on('data', (c: Buffer) => this.stderr.push(c.toString()));
   }
 
-  /** Starts `dist/cli.js run` on the YAML text and waits for its 'ready' line. */
-  static async start(yaml: string): Promise<DaemonProcess> {
-    const d = new DaemonProcess(writeConfig(yaml));
+  /**
+   * Starts `dist/cli.js run` on the YAML text and waits for its 'ready' line. `prefix` runs it
+   * under another command, e.g. `['ip', 'netns', 'exec', NAME]` (stop() then signals that
+   * command, which passes the signal on by exec'ing node).
+   */
+  static async start(yaml: string, prefix: readonly string[] = []): Promise<DaemonProcess> {
+    const d = new DaemonProcess(writeConfig(yaml), prefix);
     const ready = d.waitFor((l) => l.msg === 'ready');
     const exited = d.exited.then((code) => { throw new Error(`daemon exited with ${code}: ${d.stderr.join('')}`); });
     await Promise.race([ready, exited]);

@@ -1,0 +1,175 @@
+// Issue 4 end to end: stale DNS answers while the server is down, a dead address first,
+// IPv6 through AAAA with `prefer`, and upstream_networks — through the built daemon, with a
+// real dnsmasq and real TLS origins.
+import { execFile } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
+import t from 'tap';
+import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { Dnsmasq } from '../helpers/dnsmasq.js';
+import { createNetns } from '../helpers/netns.js';
+import { Origin } from '../helpers/origin.js';
+import { TestCa } from '../helpers/pki.js';
+
+interface Run { code: number | null; stdout: string; stderr: string }
+function run(cmd: string, args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
+    });
+  });
+}
+
+const ca = new TestCa();
+t.teardown(() => ca.cleanup());
+const leaf = ca.issue(['stale.test', 'multi.test', 'v6.test', 'inside.test', 'outside.test']);
+
+// One origin port on several loopback addresses: 127.0.0.21 and ::1 listen, 127.0.0.20 and
+// 127.0.0.22 do not (connections there are refused).
+const origin4 = new Origin('v4', leaf);
+const port = await origin4.listen('127.0.0.21');
+const origin6 = new Origin('v6', leaf);
+await new Promise<void>((resolve, reject) => {
+  origin6.tcp.once('error', reject);
+  origin6.tcp.listen(port, '::1', () => resolve());
+});
+t.teardown(async () => { await origin4.close(); await origin6.close(); });
+
+// The daemon and curl run in a network namespace of the test's own, where 127.0.0.30 drops SYNs.
+const ns = await createNetns('sfwd-up');
+const nsSkip = 'unavailable' in ns ? `network namespaces unavailable: ${ns.unavailable}` : false;
+if (!('unavailable' in ns)) t.teardown(() => ns.remove());
+const dns = await Dnsmasq.start({
+  domain: 'test',
+  ttlSeconds: 60,
+  address: '127.0.0.82',
+  records: {
+    'stale.test': ['127.0.0.21'],
+    // dnsmasq answers several --address records in reverse order: 127.0.0.20 comes first.
+    'multi.test': ['127.0.0.21', '127.0.0.20'],
+    'v6.test': ['127.0.0.22', '::1'],
+    'inside.test': ['127.0.0.21'],
+    'outside.test': ['127.0.1.5'],
+  },
+});
+t.teardown(() => dns.stop());
+
+function config(prefer: 'ipv4' | 'ipv6'): string {
+  return `
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+limits:
+  connect_timeout: 2s
+resolver:
+  servers: ["${dns.server}"]
+  prefer: ${prefer}
+  min_ttl: 0s
+  max_ttl: 1ms
+  negative_ttl: 1ms
+upstream_networks: ["127.0.0.0/24", "::1/128"]
+routes:
+  - hosts: ["stale.test", "multi.test", "v6.test", "inside.test", "outside.test"]
+    port: ${port}
+`;
+}
+const daemon = await DaemonProcess.start(config('ipv4'));
+t.teardown(() => daemon.stop());
+
+function curl(d: DaemonProcess, name: string): Promise<Run> {
+  return run('curl', ['-sS', '--max-time', '15', '--cacert', ca.caFile, '--resolve', `${name}:${d.listenerPort()}:127.0.0.1`, `https://${name}:${d.listenerPort()}/hello`]);
+}
+
+await t.test('DNS down: connections go on with stale answers; fresh ones return with the server', async (t) => {
+  t.equal((await curl(daemon, 'stale.test')).code, 0);
+  await dns.stop();
+  // max_ttl is 1 ms: the answer has expired by now; the dead server refuses (ICMP) at once.
+  for (let i = 0; i < 3; i++) {
+    const r = await curl(daemon, 'stale.test');
+    t.equal(r.code, 0, `connection ${i + 1} with the DNS server down: ${r.stderr}`);
+  }
+  const m = await daemon.metrics();
+  t.ok((m.get(metric('sni_forwarder_dns_lookups_total', { result: 'stale' })) ?? 0) >= 3, 'stale answers counted');
+  await dns.restart();
+  const before = dns.queries('stale.test');
+  t.equal((await curl(daemon, 'stale.test')).code, 0);
+  await dns.waitForQueries('stale.test', before + 1);
+  t.pass('the restarted server is asked again');
+});
+
+await t.test('a dead first address: the next one is tried at once', async (t) => {
+  const direct = new Resolver();
+  direct.setServers([dns.server]);
+  t.same(await direct.resolve4('multi.test'), ['127.0.0.20', '127.0.0.21'], 'precondition: the closed address comes first');
+  const r = await curl(daemon, 'multi.test');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'hello from v4\n');
+  const line = await daemon.accessLine((l) => l['sni'] === 'multi.test');
+  t.same(line['attempts'], [{ address: `127.0.0.20:${port}`, code: 'ECONNREFUSED' }]);
+  t.equal(line['upstream'], `127.0.0.21:${port}`);
+  t.ok(Number(line['connectMs']) < 250, `connected in ${String(line['connectMs'])} ms, before the 250 ms attempt delay`);
+  t.comment(`connect time with a refused address first: ${String(line['connectMs'])} ms`);
+});
+
+await t.test('IPv6 through AAAA; prefer decides which family goes first', async (t) => {
+  const r4 = await curl(daemon, 'v6.test');
+  t.equal(r4.stdout, 'hello from v6\n', r4.stderr);
+  const line4 = await daemon.accessLine((l) => l['sni'] === 'v6.test');
+  t.same(line4['attempts'], [{ address: `127.0.0.22:${port}`, code: 'ECONNREFUSED' }], 'prefer ipv4: the A record first');
+  t.equal(line4['upstream'], `[::1]:${port}`);
+  const d6 = await DaemonProcess.start(config('ipv6'));
+  t.teardown(() => d6.stop());
+  const r6 = await curl(d6, 'v6.test');
+  t.equal(r6.stdout, 'hello from v6\n', r6.stderr);
+  const line6 = await d6.accessLine((l) => l['sni'] === 'v6.test');
+  t.equal(line6['upstream'], `[::1]:${port}`);
+  t.notOk(line6['attempts'], 'prefer ipv6: the AAAA record first, nothing failed');
+});
+
+await t.test('upstream_networks refuses an answer outside it', async (t) => {
+  t.equal((await curl(daemon, 'inside.test')).code, 0, 'inside works');
+  const r = await curl(daemon, 'outside.test');
+  t.not(r.code, 0);
+  t.match(r.stderr, /unrecognized name/i);
+  const line = await daemon.accessLine((l) => l['sni'] === 'outside.test');
+  t.equal(line['outcome'], 'not_allowed');
+  t.match(String(line['reason']), /127\.0\.1\.5.*outside upstream_networks/);
+  t.equal(line['host'], 'outside.test');
+});
+
+await t.test('cached lookups cost less than misses (figures, not assertions)', async (t) => {
+  const cached = await DaemonProcess.start(config('ipv4').replace('max_ttl: 1ms', 'max_ttl: 5m'));
+  t.teardown(() => cached.stop());
+  for (let i = 0; i < 6; i++) t.equal((await curl(cached, 'inside.test')).code, 0);
+  const lines = await cached.waitForCount((l) => l.msg === 'connection', 6);
+  const times = lines.map((l) => Number(l['connectMs']));
+  const [miss, ...hits] = times;
+  hits.sort((a, b) => a - b);
+  const median = hits[Math.floor(hits.length / 2)] ?? NaN;
+  t.comment(`connect incl. DNS: miss ${String(miss)} ms, cached median ${median} ms over ${hits.length}`);
+  t.equal(dns.queries('inside.test'), 1 + 1, 'one query for six connections (plus the one from the first daemon)');
+});
+
+await t.test('an address that silently drops SYNs: upstream_unreachable after connect_timeout', { skip: nsSkip }, async (t) => {
+  if ('unavailable' in ns) return;
+  await ns.dropSyn('127.0.0.30');
+  const d = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+limits:
+  connect_timeout: 400ms
+routes:
+  - hosts: ["blackhole.test"]
+    upstream: "127.0.0.30:443"
+`, ['ip', 'netns', 'exec', ns.name]);
+  t.teardown(() => d.stop());
+  const r = await ns.run('curl', ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `blackhole.test:${d.listenerPort()}:127.0.0.1`, `https://blackhole.test:${d.listenerPort()}/`]);
+  t.not(r.code, 0);
+  t.match(r.stderr, /internal error/i);
+  const line = await d.accessLine((l) => l['sni'] === 'blackhole.test');
+  t.equal(line['outcome'], 'upstream_unreachable');
+  t.same(line['attempts'], [{ address: '127.0.0.30:443', code: 'ETIMEDOUT' }]);
+  t.ok(Number(line['durationMs']) >= 395, `refused after ${String(line['durationMs'])} ms (connect_timeout 400 ms)`);
+});
