@@ -1,6 +1,9 @@
 import { loadConfig } from '../config/load.js';
 import { Daemon } from '../daemon/server.js';
+import { Reloader } from '../daemon/reload.js';
+import { takeInheritedSockets } from '../daemon/socket-activation.js';
 import { createLogger } from '../observe/log.js';
+import { Metrics } from '../observe/metrics.js';
 
 /** `run`: starts the daemon on `file` and keeps it running until SIGTERM/SIGINT (SPEC §2, §6). */
 export async function runCommand(file: string): Promise<void> {
@@ -16,7 +19,9 @@ export async function runCommand(file: string): Promise<void> {
     process.exit(70);
   });
   log.info({ config: file, node: process.version }, 'starting');
-  const daemon = await Daemon.start(config, log);
+  const inherited = await takeInheritedSockets();
+  const daemon = await Daemon.start(config, log, new Metrics(), inherited);
+  const reloader = new Reloader(file, daemon, log);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -35,6 +40,7 @@ export async function runCommand(file: string): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  // Without a handler SIGHUP would kill the daemon; reloading arrives with the operations issue.
-  process.on('SIGHUP', () => log.warn({}, 'SIGHUP ignored: configuration reload is not implemented yet; restart to apply changes'));
+  process.on('SIGHUP', () => {
+    if (!stopping) reloader.request();
+  });
 }

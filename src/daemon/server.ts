@@ -1,4 +1,6 @@
+import { isDeepStrictEqual } from 'node:util';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { formatHostPort } from '../config/address.js';
 import type { Config, ListenerConfig } from '../config/types.js';
 import { formatAddress } from '../connect/dial.js';
 import { ownAddressChecker } from '../connect/loop-guard.js';
@@ -6,10 +8,11 @@ import { UpstreamResolver } from '../connect/resolver.js';
 import { Connection, OpenConnections, type ConnectionEnv, type ListenerInfo } from '../connection.js';
 import { CidrSet } from '../decide/cidr-set.js';
 import { Router } from '../decide/router.js';
+import { errorCode } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
-import { errorCode } from '../errors.js';
+import type { InheritedSocket } from './socket-activation.js';
 
 /** How often live byte counters are brought up to date for long transfers (SPEC §5). */
 const BYTE_SAMPLE_INTERVAL_MS = 1000;
@@ -17,49 +20,70 @@ const BYTE_SAMPLE_INTERVAL_MS = 1000;
 /** A bound listener and what it was configured as. */
 export interface BoundListener {
   readonly config: ListenerConfig;
-  /** "host:port" as configured. */
+  /** "host:port" as configured: the listener's identity across reloads. */
   readonly label: string;
   readonly bound: AddressInfo;
+  /** True when the socket came from systemd (LISTEN_FDS) rather than being bound here. */
+  readonly inherited: boolean;
+}
+
+interface ActiveListener extends BoundListener {
+  readonly server: Server;
+}
+
+/** What a reload changed, for its log line. */
+export interface ReloadSummary {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly kept: readonly string[];
+  readonly routes: number;
 }
 
 /**
  * The running daemon: listeners that hand each accepted socket to a Connection, the metrics
- * HTTP server, and the live byte sampler. Owns every server socket it binds.
+ * HTTP server, and the live byte sampler. Owns every server socket it binds. A reload swaps
+ * the connection environment atomically; connections already open keep the one they started
+ * with (STYLE §5).
  */
 export class Daemon {
   readonly metrics: Metrics;
   readonly #log: Logger;
   readonly #open = new OpenConnections();
-  readonly #servers: Server[] = [];
-  readonly #listeners: BoundListener[] = [];
+  readonly #listeners = new Map<string, ActiveListener>();
   readonly #http: MetricsServer;
+  readonly #inherited: InheritedSocket[];
+  #config: Config | null = null;
   #env: ConnectionEnv | null = null;
   #ready = false;
   #sampler: NodeJS.Timeout | null = null;
   #metricsAddress: AddressInfo | null = null;
 
-  private constructor(log: Logger, metrics: Metrics) {
+  private constructor(log: Logger, metrics: Metrics, inherited: readonly InheritedSocket[]) {
     this.#log = log;
     this.metrics = metrics;
+    this.#inherited = [...inherited];
     this.#http = new MetricsServer(metrics, () => this.#ready);
   }
 
-  /** Binds every listener and the metrics address; rejects (after closing what it bound) on failure. */
-  static async start(config: Config, log: Logger, metrics: Metrics = new Metrics()): Promise<Daemon> {
-    const daemon = new Daemon(log, metrics);
+  /**
+   * Binds every listener (taking systemd's sockets in `inherited` where they match) and the
+   * metrics address; rejects, after closing what it bound, on failure.
+   */
+  static async start(config: Config, log: Logger, metrics: Metrics = new Metrics(), inherited: readonly InheritedSocket[] = []): Promise<Daemon> {
+    const daemon = new Daemon(log, metrics, inherited);
     try {
       await daemon.#start(config);
     } catch (err) {
-      daemon.#closeServers();
+      daemon.#closeListeners([...daemon.#listeners.keys()]);
       await daemon.#http.close().catch(() => {});
       throw err;
     }
     return daemon;
   }
 
-  /** The listeners as bound (ports resolved when configured as 0). */
+  /** The listeners as bound now (ports resolved when configured as 0). */
   get listeners(): readonly BoundListener[] {
-    return this.#listeners;
+    return [...this.#listeners.values()];
   }
 
   get metricsAddress(): AddressInfo | null {
@@ -73,49 +97,117 @@ export class Daemon {
 
   async #start(config: Config): Promise<void> {
     this.#metricsAddress = await this.#http.listen(config.metrics.address).catch((err: unknown) => {
-      throw new Error(`cannot listen on metrics address ${formatAddress(config.metrics.address.host, config.metrics.address.port)}: ${errorCode(err)}`, { cause: err });
+      throw new Error(`cannot listen on metrics address ${formatHostPort(config.metrics.address)}: ${errorCode(err)}`, { cause: err });
     });
     this.#log.info({ address: formatAddress(this.#metricsAddress.address, this.#metricsAddress.port) }, 'metrics listening');
-    const resolver = new UpstreamResolver(config.resolver, (result) => this.metrics.dnsLookups.inc({ result }));
+    await this.#bindMissing(config.listen);
+    for (const unused of this.#inherited) {
+      this.#log.warn({ fd: unused.fd, name: unused.name }, 'inherited socket matches no listener: closing it');
+      unused.server.close();
+    }
+    this.#inherited.length = 0;
+    this.#apply(config, null);
+    this.#sampler = setInterval(() => {
+      for (const c of this.#open.list()) c.flushBytes();
+    }, BYTE_SAMPLE_INTERVAL_MS);
+    this.#sampler.unref();
+    this.#ready = true;
+    this.#log.info({ routes: config.routes.length, resolver: this.#env?.resolver.servers ?? [] }, 'ready');
+  }
+
+  /**
+   * Applies a new configuration to new connections: listeners are added and removed as needed
+   * (a kept listener is never closed, so no connection is refused meanwhile), then routes,
+   * limits, resolver and log level are swapped in at once. Open connections are untouched. If a
+   * new listener cannot be bound, the ones bound for this reload are closed again and the error
+   * is thrown with the running configuration unchanged.
+   */
+  async reload(config: Config): Promise<ReloadSummary> {
+    const old = this.#config;
+    const wanted = new Set(config.listen.map((l) => formatHostPort(l.address)));
+    const kept = [...this.#listeners.keys()].filter((k) => wanted.has(k));
+    const added = await this.#bindMissing(config.listen);
+    const removed = [...this.#listeners.keys()].filter((k) => !wanted.has(k));
+    this.#closeListeners(removed);
+    this.#apply(config, old);
+    if (old !== null && !isDeepStrictEqual(old.metrics, config.metrics)) {
+      this.#log.warn({ running: formatHostPort(old.metrics.address), configured: formatHostPort(config.metrics.address) }, 'metrics.address changes take effect on restart');
+    }
+    return { added, removed, kept, routes: config.routes.length };
+  }
+
+  /** Builds the environment new connections get from `config` and swaps it in. */
+  #apply(config: Config, old: Config | null): void {
+    const previous = this.#env;
+    // Keep the resolver (and its cache) unless its settings changed.
+    const resolver = previous !== null && old !== null && isDeepStrictEqual(old.resolver, config.resolver)
+      ? previous.resolver
+      : new UpstreamResolver(config.resolver, (result) => this.metrics.dnsLookups.inc({ result }));
     const router = Router.compile(config.routes);
     for (const r of router.routes) this.metrics.touchHost(r.pattern);
-    // The loop guard needs the bound addresses, so the env is completed once all are bound; no
-    // connection is accepted before that because the servers only start accepting in listen().
-    const envBox: { env: ConnectionEnv | null } = { env: null };
-    for (const lc of config.listen) {
-      const label = formatAddress(lc.address.host, lc.address.port);
-      const server = createServer({ allowHalfOpen: true, noDelay: true });
-      const bound = await new Promise<AddressInfo>((resolve, reject) => {
-        server.once('error', (err) => reject(new Error(`cannot listen on ${label}: ${errorCode(err)}`, { cause: err })));
-        server.listen({ port: lc.address.port, host: lc.address.host, backlog: 1024 }, () => {
-          server.removeAllListeners('error');
-          resolve(server.address() as AddressInfo);
-        });
-      });
-      this.#servers.push(server);
-      const info: ListenerInfo = { label, port: bound.port };
-      server.on('connection', (socket: Socket) => this.#accept(socket, info));
-      server.on('error', (err) => this.#log.error({ err, listener: label }, 'listener error'));
-      this.#listeners.push({ config: lc, label, bound });
-      this.#log.info({ listener: label, address: formatAddress(bound.address, bound.port), protocol: lc.protocol }, 'listening');
-    }
-    envBox.env = {
+    this.#log.level = config.log.level;
+    this.#env = {
       router,
       resolver,
       limits: config.limits,
       metrics: this.metrics,
       log: this.#log,
       upstreamNetworks: config.upstreamNetworks.length > 0 ? new CidrSet(config.upstreamNetworks) : null,
-      isOwnAddress: ownAddressChecker(this.#listeners.map((l) => ({ address: l.bound.address, port: l.bound.port }))),
+      isOwnAddress: ownAddressChecker([...this.#listeners.values()].map((l) => ({ address: l.bound.address, port: l.bound.port }))),
       open: this.#open,
     };
-    this.#env = envBox.env;
-    this.#sampler = setInterval(() => {
-      for (const c of this.#open.list()) c.flushBytes();
-    }, BYTE_SAMPLE_INTERVAL_MS);
-    this.#sampler.unref();
-    this.#ready = true;
-    this.#log.info({ routes: router.routes.length, resolver: resolver.servers }, 'ready');
+    this.#config = config;
+  }
+
+  /** Binds the configured listeners not bound yet; returns their labels. All or nothing. */
+  async #bindMissing(listen: readonly ListenerConfig[]): Promise<string[]> {
+    const added: string[] = [];
+    try {
+      for (const lc of listen) {
+        const label = formatHostPort(lc.address);
+        if (this.#listeners.has(label)) continue;
+        const l = await this.#bind(lc, label);
+        this.#listeners.set(label, l);
+        added.push(label);
+        this.#log.info({ listener: label, address: formatAddress(l.bound.address, l.bound.port), protocol: lc.protocol, inherited: l.inherited }, 'listening');
+      }
+    } catch (err) {
+      this.#closeListeners(added);
+      throw err;
+    }
+    return added;
+  }
+
+  async #bind(lc: ListenerConfig, label: string): Promise<ActiveListener> {
+    const taken = this.#takeInherited(lc);
+    if (taken !== undefined) {
+      const info: ListenerInfo = { label, port: taken.bound.port };
+      this.#serve(taken.server, info);
+      return { config: lc, label, bound: taken.bound, inherited: true, server: taken.server };
+    }
+    const server = createServer({ allowHalfOpen: true, noDelay: true });
+    const bound = await new Promise<AddressInfo>((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`cannot listen on ${label}: ${errorCode(err)}`, { cause: err })));
+      server.listen({ port: lc.address.port, host: lc.address.host, backlog: 1024 }, () => {
+        server.removeAllListeners('error');
+        resolve(server.address() as AddressInfo);
+      });
+    });
+    this.#serve(server, { label, port: bound.port });
+    return { config: lc, label, bound, inherited: false, server };
+  }
+
+  /** Takes the inherited socket for `lc`: by FileDescriptorName equal to its address, else by bound address. */
+  #takeInherited(lc: ListenerConfig): InheritedSocket | undefined {
+    const label = formatHostPort(lc.address);
+    const i = this.#inherited.findIndex((s) => s.name === label
+      || (s.bound.port === lc.address.port && (s.bound.address === lc.address.host || lc.address.port === 0)));
+    return i === -1 ? undefined : this.#inherited.splice(i, 1)[0];
+  }
+
+  #serve(server: Server, info: ListenerInfo): void {
+    server.on('connection', (socket: Socket) => this.#accept(socket, info));
+    server.on('error', (err) => this.#log.error({ err, listener: info.label }, 'listener error'));
   }
 
   #accept(socket: Socket, listener: ListenerInfo): void {
@@ -135,14 +227,14 @@ export class Daemon {
    */
   async stop(drainMs: number): Promise<void> {
     this.#ready = false;
-    const open = this.#open.size;
-    this.#log.info({ open, drainMs }, 'shutting down');
-    this.#closeServers();
+    this.#log.info({ open: this.#open.size, drainMs }, 'shutting down');
+    this.#closeListeners([...this.#listeners.keys()]);
     let deadline: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => {
       deadline = setTimeout(() => resolve('expired'), drainMs);
     });
     if ((await Promise.race([this.#open.whenEmpty(), expired])) === 'expired') {
+      this.#log.warn({ open: this.#open.size }, 'drain_timeout reached: closing open connections');
       for (const c of this.#open.list()) c.destroy();
       await this.#open.whenEmpty();
     }
@@ -153,9 +245,14 @@ export class Daemon {
     this.#log.info({ remaining: this.#open.size }, 'stopped');
   }
 
-  /** Stops accepting; open connections are not affected (close()'s callback would wait for them). */
-  #closeServers(): void {
-    for (const s of this.#servers) s.close();
-    this.#servers.length = 0;
+  /** Stops accepting on these listeners; open connections are not affected. */
+  #closeListeners(labels: readonly string[]): void {
+    for (const label of labels) {
+      const l = this.#listeners.get(label);
+      if (l === undefined) continue;
+      l.server.close(); // its callback would wait for open connections; nobody needs it
+      this.#listeners.delete(label);
+      this.#log.info({ listener: label }, 'listener closed');
+    }
   }
 }
