@@ -1,29 +1,38 @@
+import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
-import { Daemon } from '../daemon/server.js';
 import { Reloader } from '../daemon/reload.js';
+import { Daemon } from '../daemon/server.js';
 import { takeInheritedSockets } from '../daemon/socket-activation.js';
-import { createLogger } from '../observe/log.js';
+import { onPrimaryMessage, reportMetricsToPrimary, runPrimary, tellPrimary, workerCount } from '../daemon/workers.js';
+import { createLogger, type Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 
-/** `run`: starts the daemon on `file` and keeps it running until SIGTERM/SIGINT (SPEC §2, §6). */
+/**
+ * `run`: starts the daemon on `file` and keeps it running until SIGTERM/SIGINT (SPEC §2, §6).
+ * With `workers` above 1 this process becomes the cluster primary and forks the workers, which
+ * come back here (cluster.isWorker) to run a Daemon each.
+ */
 export async function runCommand(file: string): Promise<void> {
   const config = await loadConfig(file);
-  const log = createLogger(config.log.level);
-  // A bug must crash the process so that systemd restarts it (STYLE §3).
-  process.on('uncaughtException', (err) => {
-    log.fatal({ err }, 'uncaught exception');
-    process.exit(70);
-  });
-  process.on('unhandledRejection', (err) => {
-    log.fatal({ err }, 'unhandled rejection');
-    process.exit(70);
-  });
-  log.info({ config: file, node: process.version }, 'starting');
-  const inherited = await takeInheritedSockets();
-  const daemon = await Daemon.start(config, log, new Metrics(), inherited);
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  const log = worker === undefined ? createLogger(config.log.level) : createLogger(config.log.level).child({ worker: worker.id });
+  crashOnBugs(log);
+  const workers = workerCount(config);
+  if (worker === undefined && workers > 1) {
+    if (process.env['LISTEN_FDS'] !== undefined) {
+      throw new Error('socket activation (LISTEN_FDS) needs workers: 1; the workers cannot share inherited sockets yet');
+    }
+    log.info({ config: file, node: process.version, workers }, 'starting');
+    await runPrimary(file, config, log);
+    return;
+  }
+  if (worker === undefined) log.info({ config: file, node: process.version }, 'starting');
+  const inherited = worker === undefined ? await takeInheritedSockets() : [];
+  const metrics = new Metrics();
+  const daemon = await Daemon.start(config, log, { metrics, inherited, serveMetrics: worker === undefined });
   const reloader = new Reloader(file, daemon, log);
   let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
+  const stop = (signal: string): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -40,7 +49,31 @@ export async function runCommand(file: string): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  process.on('SIGHUP', () => {
-    if (!stopping) reloader.request();
+  if (worker === undefined) {
+    process.on('SIGHUP', () => {
+      if (!stopping) reloader.request();
+    });
+    return;
+  }
+  // A worker: the primary relays reloads and shutdowns; a SIGHUP sent to the whole group is ignored.
+  process.on('SIGHUP', () => {});
+  reportMetricsToPrimary(metrics);
+  onPrimaryMessage({
+    reload: () => reloader.request(),
+    reloadFailed: () => metrics.configReloads.inc({ result: 'failure' }),
+    shutdown: () => stop('shutdown'),
+  });
+  tellPrimary({ type: 'sni-forwarder:ready' });
+}
+
+/** A bug must crash the process so that systemd (or the primary) restarts it (STYLE §3). */
+function crashOnBugs(log: Logger): void {
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(70);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection');
+    process.exit(70);
   });
 }

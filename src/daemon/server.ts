@@ -31,6 +31,25 @@ interface ActiveListener extends BoundListener {
   readonly server: Server;
 }
 
+/** How a Daemon is started; every field has a default. */
+export interface DaemonOptions {
+  /** The metrics to count in (default: a fresh registry). */
+  readonly metrics?: Metrics;
+  /** Listening sockets from systemd socket activation. */
+  readonly inherited?: readonly InheritedSocket[];
+  /** Serve /metrics etc. on metrics.address (default true; cluster workers leave it to the primary). */
+  readonly serveMetrics?: boolean;
+}
+
+/** Binds the metrics HTTP server on the configured address, with a clear error. */
+export async function listenMetrics(http: MetricsServer, config: Config, log: Logger): Promise<AddressInfo> {
+  const bound = await http.listen(config.metrics.address).catch((err: unknown) => {
+    throw new Error(`cannot listen on metrics address ${formatHostPort(config.metrics.address)}: ${errorCode(err)}`, { cause: err });
+  });
+  log.info({ address: formatAddress(bound.address, bound.port) }, 'metrics listening');
+  return bound;
+}
+
 /** What a reload changed, for its log line. */
 export interface ReloadSummary {
   readonly added: readonly string[];
@@ -50,7 +69,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #open = new OpenConnections();
   readonly #listeners = new Map<string, ActiveListener>();
-  readonly #http: MetricsServer;
+  readonly #http: MetricsServer | null;
   readonly #inherited: InheritedSocket[];
   #config: Config | null = null;
   #env: ConnectionEnv | null = null;
@@ -58,24 +77,24 @@ export class Daemon {
   #sampler: NodeJS.Timeout | null = null;
   #metricsAddress: AddressInfo | null = null;
 
-  private constructor(log: Logger, metrics: Metrics, inherited: readonly InheritedSocket[]) {
+  private constructor(log: Logger, opts: DaemonOptions) {
     this.#log = log;
-    this.metrics = metrics;
-    this.#inherited = [...inherited];
-    this.#http = new MetricsServer(metrics, () => this.#ready);
+    this.metrics = opts.metrics ?? new Metrics();
+    this.#inherited = [...(opts.inherited ?? [])];
+    this.#http = opts.serveMetrics === false ? null : new MetricsServer(this.metrics.registry, () => this.#ready);
   }
 
   /**
    * Binds every listener (taking systemd's sockets in `inherited` where they match) and the
    * metrics address; rejects, after closing what it bound, on failure.
    */
-  static async start(config: Config, log: Logger, metrics: Metrics = new Metrics(), inherited: readonly InheritedSocket[] = []): Promise<Daemon> {
-    const daemon = new Daemon(log, metrics, inherited);
+  static async start(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+    const daemon = new Daemon(log, opts);
     try {
       await daemon.#start(config);
     } catch (err) {
       daemon.#closeListeners([...daemon.#listeners.keys()]);
-      await daemon.#http.close().catch(() => {});
+      await daemon.#http?.close().catch(() => {});
       throw err;
     }
     return daemon;
@@ -96,10 +115,9 @@ export class Daemon {
   }
 
   async #start(config: Config): Promise<void> {
-    this.#metricsAddress = await this.#http.listen(config.metrics.address).catch((err: unknown) => {
-      throw new Error(`cannot listen on metrics address ${formatHostPort(config.metrics.address)}: ${errorCode(err)}`, { cause: err });
-    });
-    this.#log.info({ address: formatAddress(this.#metricsAddress.address, this.#metricsAddress.port) }, 'metrics listening');
+    if (this.#http !== null) {
+      this.#metricsAddress = await listenMetrics(this.#http, config, this.#log);
+    }
     await this.#bindMissing(config.listen);
     for (const unused of this.#inherited) {
       this.#log.warn({ fd: unused.fd, name: unused.name }, 'inherited socket matches no listener: closing it');
@@ -241,7 +259,7 @@ export class Daemon {
     clearTimeout(deadline);
     if (this.#sampler !== null) clearInterval(this.#sampler);
     this.#env?.resolver.cancel();
-    await this.#http.close();
+    await this.#http?.close();
     this.#log.info({ remaining: this.#open.size }, 'stopped');
   }
 

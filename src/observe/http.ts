@@ -1,15 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostPort } from '../config/types.js';
-import type { Metrics } from './metrics.js';
+
+/** Where /metrics comes from: a prom-client Registry, or the cluster aggregate. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
 
 /** Serves GET /metrics, /healthz (200 while the process runs) and /readyz (200 once `ready()`). */
 export class MetricsServer {
   readonly #server: Server;
-  readonly #metrics: Metrics;
+  readonly #metrics: MetricsSource;
   readonly #ready: () => boolean;
 
-  constructor(metrics: Metrics, ready: () => boolean) {
+  constructor(metrics: MetricsSource, ready: () => boolean) {
     this.#metrics = metrics;
     this.#ready = ready;
     this.#server = createServer((req, res) => {
@@ -19,8 +24,8 @@ export class MetricsServer {
         return;
       }
       if (path === '/metrics') {
-        this.#metrics.registry.metrics().then(
-          (body) => res.writeHead(200, { 'content-type': this.#metrics.registry.contentType }).end(body),
+        this.#metrics.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': this.#metrics.contentType }).end(body),
           (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`),
         );
       } else if (path === '/healthz') {

@@ -63,6 +63,8 @@ export class Metrics {
       name: `${PREFIX}config_reloads_total`,
       help: 'Configuration reloads (SIGHUP), by result.',
       labelNames: ['result'],
+      // Every worker applies the same reload: across a cluster the count is the max, not the sum.
+      aggregator: 'max',
       registers,
     });
     this.clientHelloBytes = new Histogram({
