@@ -10,6 +10,7 @@ import t from 'tap';
 import { DaemonProcess, metric } from '../helpers/daemon.js';
 import { PATTERN_CHUNK } from '../helpers/origin.js';
 import { TestCa } from '../helpers/pki.js';
+import { freePort } from '../helpers/proc.js';
 
 const ca = new TestCa();
 t.teardown(() => ca.cleanup());
@@ -55,14 +56,6 @@ class StreamingOrigin {
   finish(): void {
     this.#finish?.();
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function get(port: number, name: string, path: string): Promise<IncomingMessage> {

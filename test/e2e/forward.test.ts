@@ -1,7 +1,6 @@
 // End to end with real peers (issue 3, "Done when" 1-5): curl, openssl s_client and node:https
 // clients → the built daemon (child process) → real TLS origins with certificates from a test
 // CA, DNS from a real dnsmasq. Checks bytes, certificates, outcomes, access lines and metrics.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -12,26 +11,9 @@ import { Dnsmasq } from '../helpers/dnsmasq.js';
 import { captureNodeTls } from '../helpers/hello-capture.js';
 import { blobSha256, Origin, PATTERN_CHUNK } from '../helpers/origin.js';
 import { TestCa } from '../helpers/pki.js';
+import { freePort, run, type RunResult } from '../helpers/proc.js';
 
 const BIG = 256 * 1024 * 1024;
-
-interface Run { code: number | null; stdout: string; stderr: string }
-function run(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 // ---- peers ----
 const ca = new TestCa();
@@ -100,7 +82,7 @@ routes:
 t.teardown(() => daemon.stop());
 const port = daemon.listenerPort();
 
-function curl(name: string, path: string, extra: string[] = []): Promise<Run> {
+function curl(name: string, path: string, extra: string[] = []): Promise<RunResult> {
   return run('curl', ['-sS', '--max-time', '15', '--cacert', ca.caFile, '--resolve', `${name}:${port}:127.0.0.1`, ...extra, `https://${name}:${port}${path}`]);
 }
 const access = (match: (l: LogLine) => boolean): Promise<LogLine> => daemon.accessLine(match);

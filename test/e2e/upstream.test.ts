@@ -1,7 +1,6 @@
 // Issue 4 end to end: stale DNS answers while the server is down, a dead address first,
 // IPv6 through AAAA with `prefer`, and upstream_networks — through the built daemon, with a
 // real dnsmasq and real TLS origins.
-import { execFile } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import t from 'tap';
 import { DaemonProcess, metric } from '../helpers/daemon.js';
@@ -9,15 +8,7 @@ import { Dnsmasq } from '../helpers/dnsmasq.js';
 import { createNetns } from '../helpers/netns.js';
 import { Origin } from '../helpers/origin.js';
 import { TestCa } from '../helpers/pki.js';
-
-interface Run { code: number | null; stdout: string; stderr: string }
-function run(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
-    });
-  });
-}
+import { run, type RunResult } from '../helpers/proc.js';
 
 const ca = new TestCa();
 t.teardown(() => ca.cleanup());
@@ -76,7 +67,7 @@ routes:
 const daemon = await DaemonProcess.start(config('ipv4'));
 t.teardown(() => daemon.stop());
 
-function curl(d: DaemonProcess, name: string): Promise<Run> {
+function curl(d: DaemonProcess, name: string): Promise<RunResult> {
   return run('curl', ['-sS', '--max-time', '15', '--cacert', ca.caFile, '--resolve', `${name}:${d.listenerPort()}:127.0.0.1`, `https://${name}:${d.listenerPort()}/hello`]);
 }
 
