@@ -1,11 +1,12 @@
 import { isIP, type Socket } from 'node:net';
+import { unmapIPv4 } from './config/address.js';
 import type { LimitsConfig } from './config/types.js';
 import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial.js';
 import type { UpstreamResolver } from './connect/resolver.js';
 import type { CidrSet } from './decide/cidr-set.js';
 import type { Router, Route } from './decide/router.js';
 import { ForwardError, errorCode, type Outcome } from './errors.js';
-import { recordAccess, type Logger } from './observe/log.js';
+import { recordAccess, type LogBudget, type Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
 import { relay, type RelayEnd } from './relay/pipe.js';
 import { ClientHelloAccumulator, type ClientHello } from './sniff/client-hello.js';
@@ -24,6 +25,10 @@ export interface ConnectionEnv {
   readonly limits: LimitsConfig;
   readonly metrics: Metrics;
   readonly log: Logger;
+  /** Source CIDRs allowed to connect; null = any (clients.allow). */
+  readonly clientsAllow: CidrSet | null;
+  /** Logs refusals that a flood can cause (client_denied, limit) within a budget. */
+  readonly refusalLog: LogBudget;
   /** CIDRs that addresses found by DNS must fall in; null = any (upstream_networks). */
   readonly upstreamNetworks: CidrSet | null;
   /** True when addr:port is one of this forwarder's own listening sockets (loop guard). */
@@ -51,22 +56,45 @@ interface FinishDetail {
 
 let nextId = 1;
 
-/** The set of open connections, which can say when it becomes empty (for drain). */
+/**
+ * The open connections with a count per client address (max_connections_per_client), which can
+ * say when the set becomes empty (for drain). Each connection is added and deleted exactly once,
+ * so the counts cannot drift.
+ */
 export class OpenConnections {
-  readonly #set = new Set<Connection>();
+  readonly #set = new Map<Connection, string>();
+  readonly #perClient = new Map<string, number>();
   #waiters: (() => void)[] = [];
 
   get size(): number {
     return this.#set.size;
   }
 
-  add(c: Connection): void {
-    this.#set.add(c);
+  /** Open connections from `client` (an IP address) now. */
+  countFor(client: string): number {
+    return this.#perClient.get(client) ?? 0;
+  }
+
+  /** Clients with at least one open connection (0 once everything closed). */
+  get clients(): number {
+    return this.#perClient.size;
+  }
+
+  add(c: Connection, client: string): void {
+    if (this.#set.has(c)) return;
+    this.#set.set(c, client);
+    this.#perClient.set(client, this.countFor(client) + 1);
   }
 
   /** Removes `c`; true if it was there. Wakes whoever waits for the set to empty. */
   delete(c: Connection): boolean {
+    const client = this.#set.get(c);
     const had = this.#set.delete(c);
+    if (client !== undefined) {
+      const left = this.countFor(client) - 1;
+      if (left > 0) this.#perClient.set(client, left);
+      else this.#perClient.delete(client);
+    }
     if (this.#set.size === 0 && this.#waiters.length > 0) {
       const waiters = this.#waiters;
       this.#waiters = [];
@@ -77,7 +105,7 @@ export class OpenConnections {
 
   /** A snapshot, safe to iterate while connections finish. */
   list(): Connection[] {
-    return [...this.#set];
+    return [...this.#set.keys()];
   }
 
   /** Resolves once no connection is open. */
@@ -98,6 +126,8 @@ export class Connection {
   readonly #listener: ListenerInfo;
   readonly #startedNs = process.hrtime.bigint();
   readonly #clientLabel: string;
+  /** The client's IP address (IPv4-mapped IPv6 unmapped): the ACL and per-client key. */
+  readonly #clientAddress: string;
   readonly #hello = new ClientHelloAccumulator();
   #state: State = 'hello';
   #timer: NodeJS.Timeout | null = null;
@@ -120,17 +150,28 @@ export class Connection {
     });
     this.#env = env;
     this.#listener = listener;
-    this.#clientLabel = formatAddress(client.remoteAddress ?? '?', client.remotePort ?? 0);
+    this.#clientAddress = unmapIPv4(client.remoteAddress ?? '');
+    this.#clientLabel = formatAddress(this.#clientAddress, client.remotePort ?? 0);
   }
 
   /** Starts reading the ClientHello. */
   start(): void {
-    const { limits, metrics, open } = this.#env;
+    const { limits, metrics, open, clientsAllow } = this.#env;
+    // Refused without reading a byte (SPEC §4.1).
+    if (clientsAllow !== null && !clientsAllow.has(this.#clientAddress)) {
+      this.#finish('client_denied', { reason: 'source address not in clients.allow' });
+      return;
+    }
     if (open.size >= limits.maxConnections) {
       this.#finish('limit', { reason: `max_connections ${limits.maxConnections} reached` });
       return;
     }
-    open.add(this);
+    const perClient = limits.maxConnectionsPerClient;
+    if (perClient > 0 && open.countFor(this.#clientAddress) >= perClient) {
+      this.#finish('limit', { reason: `max_connections_per_client ${perClient} reached` });
+      return;
+    }
+    open.add(this, this.#clientAddress);
     metrics.active.inc({ host: '' });
     this.#timer = setTimeout(() => this.#finish('hello_timeout', { reason: 'no complete ClientHello in time' }), limits.clientHelloTimeoutMs);
     this.#client.on('data', this.#onData);
@@ -294,7 +335,9 @@ export class Connection {
     this.flushBytes();
     const { metrics, log } = this.#env;
     if (wasOpen) metrics.active.dec({ host: this.#host });
-    recordAccess(log, metrics, {
+    const refusal = outcome === 'client_denied' || outcome === 'limit';
+    const quiet = refusal && !this.#env.refusalLog.allow();
+    recordAccess(quiet ? null : log, metrics, {
       conn: this.id,
       client: this.#clientLabel,
       listener: this.#listener.label,
@@ -309,7 +352,7 @@ export class Connection {
       reason: detail.reason ?? null,
       code: detail.code ?? null,
       attempts: this.#attempts,
-    });
+    }, refusal ? this.#env.refusalLog : undefined);
   }
 }
 
@@ -317,3 +360,4 @@ export class Connection {
 function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
+

@@ -147,6 +147,12 @@ export function parseHostPort(s: string, opts: HostPortOptions = {}): Parsed<Hos
   return name.ok ? ok({ host: name.value, port }) : fail(name.reason);
 }
 
+/** "::ffff:10.1.2.3" → "10.1.2.3" (IPv4-mapped IPv6, RFC 4291 §2.5.5.2); anything else unchanged. */
+export function unmapIPv4(address: string): string {
+  const lower = address.toLowerCase();
+  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : address;
+}
+
 /** Formats a HostPort back as "host:port", bracketing IPv6 ("[::1]:443"). */
 export function formatHostPort(a: HostPort): string {
   return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;

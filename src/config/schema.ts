@@ -51,8 +51,6 @@ const UNBUILT: readonly { key: string; when: (value: unknown) => boolean; messag
   { key: 'listen[].protocol', when: (v) => v === 'http', message: 'protocol http is not supported yet' },
   { key: 'listen[].proxy_protocol', when: (v) => v === true, message: 'proxy_protocol is not supported yet' },
   { key: 'listen[].proxy_protocol_from', when: nonEmpty, message: 'proxy_protocol_from is not supported yet' },
-  { key: 'clients.allow', when: () => true, message: 'clients.allow is not supported yet (remove it to accept any source)' },
-  { key: 'limits.max_connections_per_client', when: (v) => typeof v === 'number' && v !== 0, message: 'max_connections_per_client is not supported yet (use 0)' },
   { key: 'presets', when: nonEmpty, message: 'presets are not supported yet; list the hosts under routes' },
 ];
 

@@ -1,16 +1,11 @@
 import { networkInterfaces } from 'node:os';
 import { isIPv4 } from 'node:net';
+import { unmapIPv4 } from '../config/address.js';
 
 /** A bound listening socket. */
 export interface BoundAddress {
   readonly address: string;
   readonly port: number;
-}
-
-/** "::ffff:10.0.0.1" → "10.0.0.1", so that IPv4 addresses compare equal in either form. */
-function unmap(address: string): string {
-  const lower = address.toLowerCase();
-  return lower.startsWith('::ffff:') && isIPv4(lower.slice(7)) ? lower.slice(7) : lower;
 }
 
 function isUnspecified(address: string): boolean {
@@ -24,14 +19,14 @@ function isUnspecified(address: string): boolean {
  * addresses read now and all of 127.0.0.0/8 (Linux answers on the whole loopback range).
  */
 export function ownAddressChecker(bound: readonly BoundAddress[]): (address: string, port: number) => boolean {
-  const exact = new Set(bound.filter((b) => !isUnspecified(b.address)).map((b) => `${unmap(b.address)}|${b.port}`));
+  const exact = new Set(bound.filter((b) => !isUnspecified(b.address)).map((b) => `${unmapIPv4(b.address)}|${b.port}`));
   const wildcardPorts = new Set(bound.filter((b) => isUnspecified(b.address)).map((b) => b.port));
   const local = new Set<string>(['::1']);
   for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) local.add(unmap(i.address));
+    for (const i of list ?? []) local.add(unmapIPv4(i.address));
   }
   return (address, port) => {
-    const a = unmap(address);
+    const a = unmapIPv4(address);
     if (exact.has(`${a}|${port}`)) return true;
     if (!wildcardPorts.has(port)) return false;
     return local.has(a) || (isIPv4(a) && a.startsWith('127.'));

@@ -9,10 +9,16 @@ import { Connection, OpenConnections, type ConnectionEnv, type ListenerInfo } fr
 import { CidrSet } from '../decide/cidr-set.js';
 import { Router } from '../decide/router.js';
 import { errorCode } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import { LogBudget, type Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
 import type { InheritedSocket } from './socket-activation.js';
+
+/**
+ * Accept queue length asked of the kernel (capped by net.core.somaxconn, 4096 on current Linux):
+ * a burst of thousands of connections must queue, not have its SYNs dropped and retried.
+ */
+const LISTEN_BACKLOG = 4096;
 
 /** How often live byte counters are brought up to date for long transfers (SPEC §5). */
 const BYTE_SAMPLE_INTERVAL_MS = 1000;
@@ -68,6 +74,8 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly #log: Logger;
   readonly #open = new OpenConnections();
+  /** Shared across reloads, so a reload does not refill the budget mid-flood. */
+  readonly #refusalLog = new LogBudget();
   readonly #listeners = new Map<string, ActiveListener>();
   readonly #http: MetricsServer | null;
   readonly #inherited: InheritedSocket[];
@@ -170,6 +178,8 @@ export class Daemon {
       limits: config.limits,
       metrics: this.metrics,
       log: this.#log,
+      clientsAllow: config.clients.allow === null ? null : new CidrSet(config.clients.allow),
+      refusalLog: this.#refusalLog,
       upstreamNetworks: config.upstreamNetworks.length > 0 ? new CidrSet(config.upstreamNetworks) : null,
       isOwnAddress: ownAddressChecker([...this.#listeners.values()].map((l) => ({ address: l.bound.address, port: l.bound.port }))),
       open: this.#open,
@@ -206,7 +216,7 @@ export class Daemon {
     const server = createServer({ allowHalfOpen: true, noDelay: true });
     const bound = await new Promise<AddressInfo>((resolve, reject) => {
       server.once('error', (err) => reject(new Error(`cannot listen on ${label}: ${errorCode(err)}`, { cause: err })));
-      server.listen({ port: lc.address.port, host: lc.address.host, backlog: 1024 }, () => {
+      server.listen({ port: lc.address.port, host: lc.address.host, backlog: LISTEN_BACKLOG }, () => {
         server.removeAllListeners('error');
         resolve(server.address() as AddressInfo);
       });

@@ -34,10 +34,56 @@ export interface AccessRecord {
   readonly attempts: readonly { readonly address: string; readonly code: string }[];
 }
 
-/** Writes the access line and updates the metrics from the same record (STYLE §8). */
-export function recordAccess(log: Logger, metrics: Metrics, r: AccessRecord): void {
+/**
+ * A budget for log lines a flood could multiply (refused connections): at most `max` lines per
+ * `intervalMs`; past it, lines are counted instead and the count is logged with the next
+ * allowed line (field `suppressed`) — the metrics still count every connection.
+ */
+export class LogBudget {
+  readonly #max: number;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  #windowStart = -Infinity;
+  #used = 0;
+  #suppressed = 0;
+
+  constructor(max = 20, intervalMs = 10_000, now: () => number = Date.now) {
+    this.#max = max;
+    this.#intervalMs = intervalMs;
+    this.#now = now;
+  }
+
+  /** True if a line may be written now; otherwise the line is counted as suppressed. */
+  allow(): boolean {
+    const now = this.#now();
+    if (now - this.#windowStart >= this.#intervalMs) {
+      this.#windowStart = now;
+      this.#used = 0;
+    }
+    if (this.#used < this.#max) {
+      this.#used++;
+      return true;
+    }
+    this.#suppressed++;
+    return false;
+  }
+
+  /** Lines suppressed since the last call (and resets the count). */
+  takeSuppressed(): number {
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    return n;
+  }
+}
+
+/**
+ * Writes the access line (unless `log` is null: suppressed by a LogBudget) and updates the
+ * metrics from the same record (STYLE §8).
+ */
+export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessRecord, budget?: LogBudget): void {
   metrics.countOutcome(r.host, r.outcome);
   metrics.connectionDuration.observe({ host: r.host }, r.durationMs / 1000);
+  if (log === null) return;
   const fields: Record<string, unknown> = {
     conn: r.conn,
     client: r.client,
@@ -54,5 +100,7 @@ export function recordAccess(log: Logger, metrics: Metrics, r: AccessRecord): vo
   if (r.reason !== null) fields['reason'] = r.reason;
   if (r.code !== null) fields['code'] = r.code;
   if (r.attempts.length > 0) fields['attempts'] = r.attempts;
+  const suppressed = budget?.takeSuppressed() ?? 0;
+  if (suppressed > 0) fields['suppressed'] = suppressed;
   log.info(fields, 'connection');
 }

@@ -1,0 +1,142 @@
+// The edge controls (issue 7): source ACL, per-client limits, and a flood of idle connections,
+// through the built daemon with real TLS clients.
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import t from 'tap';
+import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { Origin } from '../helpers/origin.js';
+import { TestCa } from '../helpers/pki.js';
+
+const ca = new TestCa();
+t.teardown(() => ca.cleanup());
+const leaf = ca.issue(['edge.test']);
+const origin = new Origin('edge', leaf);
+await origin.listen();
+t.teardown(() => origin.close());
+
+const d = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+clients:
+  allow: ["127.0.0.1/32", "127.0.0.3/32"]
+limits:
+  client_hello_timeout: 2s
+  max_connections_per_client: 5
+routes:
+  - hosts: ["edge.test"]
+    upstream: "127.0.0.1:${origin.port}"
+`);
+t.teardown(() => d.stop());
+const port = d.listenerPort();
+
+function hello(from = '127.0.0.1', to = port): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet({ host: '127.0.0.1', port: to, localAddress: from, servername: 'edge.test', ca: ca.caPem, path: '/hello', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function idle(from: string): Promise<Socket> {
+  const s = connect({ port, host: '127.0.0.1', localAddress: from });
+  s.on('error', () => {});
+  await once(s, 'connect');
+  return s;
+}
+
+await t.test('clients.allow: an allowed source works, another is refused before any route', async (t) => {
+  t.equal(await hello('127.0.0.1'), 'hello from edge\n');
+  const before = origin.accepted;
+  await t.rejects(hello('127.0.0.2'), 'a source outside clients.allow is refused');
+  const line = await d.accessLine((l) => l['outcome'] === 'client_denied');
+  t.match(String(line['client']), /^127\.0\.0\.2:/);
+  t.equal(line['sni'], null, 'refused before reading the hello');
+  t.equal(origin.accepted, before, 'the origin never saw it');
+  const m = await d.metrics();
+  t.equal(m.get(metric('sni_forwarder_connections_total', { host: '', outcome: 'client_denied' })), 1);
+});
+
+await t.test('max_connections_per_client: the 6th from one source is refused, others get through', async (t) => {
+  const held = await Promise.all(Array.from({ length: 5 }, () => idle('127.0.0.1')));
+  let m = await d.metrics();
+  while (m.get(metric('sni_forwarder_active_connections', { host: '' })) !== 5) m = await d.metrics();
+  await t.rejects(hello('127.0.0.1'), 'the 6th connection from 127.0.0.1 is refused');
+  const line = await d.accessLine((l) => l['outcome'] === 'limit');
+  t.match(String(line['reason']), /max_connections_per_client 5/);
+  t.equal(await hello('127.0.0.3'), 'hello from edge\n', 'another source still gets through');
+  for (const s of held) s.destroy();
+  await d.waitForCount((l) => l.msg === 'connection' && l['reason'] === 'client closed before a complete ClientHello', 5);
+  // Counts are back to 0: five more from the same source are admitted.
+  const again = await Promise.all(Array.from({ length: 5 }, () => idle('127.0.0.1')));
+  t.equal(await hello('127.0.0.3'), 'hello from edge\n');
+  for (const s of again) s.destroy();
+  await d.waitForCount((l) => l.msg === 'connection' && l['reason'] === 'client closed before a complete ClientHello', 10);
+  m = await d.metrics();
+  t.equal(m.get(metric('sni_forwarder_active_connections', { host: '' })), 0);
+  t.equal(m.get(metric('sni_forwarder_connections_total', { host: '', outcome: 'limit' })), 1, 'only the 6th was refused');
+});
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? NaN);
+}
+
+await t.test('a flood of 5,000 silent connections: normal fetches succeed, all closed at the hello timeout', async (t) => {
+  // A daemon without a per-client cap: the flood comes from one source address.
+  const fd = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+limits:
+  client_hello_timeout: 2s
+routes:
+  - hosts: ["edge.test"]
+    upstream: "127.0.0.1:${origin.port}"
+`);
+  t.teardown(() => fd.stop());
+  const floodPort = fd.listenerPort();
+  const pid = fd.child.pid!;
+  const rssBefore = rssKiB(pid);
+  const flood: Socket[] = [];
+  const closed: Promise<unknown>[] = [];
+  const opened = Date.now();
+  for (let i = 0; i < 5000; i++) {
+    const s = connect({ port: floodPort, host: '127.0.0.1' });
+    s.on('error', () => {});
+    flood.push(s);
+    closed.push(new Promise((resolve) => s.once('close', resolve)));
+  }
+  t.teardown(() => { for (const s of flood) s.destroy(); });
+  let fetched = 0;
+  let failed = 0;
+  let rssPeak = rssBefore;
+  let allClosed = false;
+  const done = Promise.all(closed).then(() => { allClosed = true; });
+  while (!allClosed) {
+    try {
+      if ((await hello('127.0.0.1', floodPort)) === 'hello from edge\n') fetched++;
+      else failed++;
+    } catch {
+      failed++;
+    }
+    rssPeak = Math.max(rssPeak, rssKiB(pid));
+  }
+  await done;
+  const seconds = (Date.now() - opened) / 1000;
+  t.equal(failed, 0, `${fetched} normal fetches during the flood, none failed`);
+  t.ok(fetched > 0);
+  t.ok(seconds >= 1.9, `flood closed after ${seconds.toFixed(1)} s (client_hello_timeout 2 s)`);
+  t.ok(rssPeak - rssBefore < 200 * 1024, `RSS ${Math.round(rssBefore / 1024)} → peak ${Math.round(rssPeak / 1024)} MiB`);
+  const m = await fd.metrics();
+  t.equal(m.get(metric('sni_forwarder_connections_total', { host: '', outcome: 'hello_timeout' })), 5000, 'every flood connection ended by the hello timeout');
+  t.equal(m.get(metric('sni_forwarder_active_connections', { host: '' })), 0);
+  t.comment(`flood: 5000 idle connections closed after ${seconds.toFixed(1)} s; ${fetched} fetches succeeded meanwhile; daemon RSS ${Math.round(rssBefore / 1024)} MiB before, ${Math.round(rssPeak / 1024)} MiB peak`);
+});
