@@ -31,3 +31,52 @@ test: build build-test lint
 
 clean:
 	rm -rf dist build .tap
+
+# ---- install / uninstall (SPEC §6) ----------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=staging dir] [NODE=/usr/bin/node]
+#   $(PREFIX)/lib/sni-forwarder/   dist/, package.json, package-lock.json, production node_modules
+#   $(PREFIX)/bin/sni-forwarder    sh wrapper: exec $(NODE) .../lib/sni-forwarder/dist/cli.js
+#   $(SYSCONFDIR)/sni-forwarder/config.yaml   from config.example.yaml, only if absent
+#   $(UNITDIR)/sni-forwarder.{service,socket} ExecStart rewritten for PREFIX and SYSCONFDIR
+# The production dependencies come from the npm cache when it holds them (it does after the
+# `npm ci` that `build` runs), else from the registry. Nothing is started or enabled: run
+# `systemctl daemon-reload` and see README "Operating".
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+NODE ?= $(shell command -v node)
+INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib/sni-forwarder
+INSTALL_BIN := $(DESTDIR)$(PREFIX)/bin/sni-forwarder
+INSTALL_CONF := $(DESTDIR)$(SYSCONFDIR)/sni-forwarder/config.yaml
+INSTALL_UNITS := $(DESTDIR)$(UNITDIR)
+UNIT_SED := -e 's|/usr/local/bin/sni-forwarder|$(PREFIX)/bin/sni-forwarder|g' \
+	-e 's|/usr/local/lib/sni-forwarder|$(PREFIX)/lib/sni-forwarder|g' \
+	-e 's|/etc/sni-forwarder/|$(SYSCONFDIR)/sni-forwarder/|g'
+
+.PHONY: install uninstall
+
+install: build
+	@test -n "$(NODE)" || { echo 'make install: node not found; set NODE=/path/to/node' >&2; exit 1; }
+	install -d -m 0755 $(INSTALL_LIB) $(dir $(INSTALL_BIN)) $(dir $(INSTALL_CONF)) $(INSTALL_UNITS)
+	rm -rf $(INSTALL_LIB)/dist
+	cp -R dist $(INSTALL_LIB)/dist
+	install -m 0644 package.json package-lock.json $(INSTALL_LIB)/
+	cd $(INSTALL_LIB) && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error
+	@# The service's DynamicUser must read it all, whatever root's umask was.
+	chmod -R u=rwX,go=rX $(INSTALL_LIB)
+	printf '%s\n' '#!/bin/sh' \
+		'# sni-forwarder launcher, written by `make install`. Finds the program relative to its own' \
+		'# real location, so a DESTDIR staging tree or a symlink to this file works too.' \
+		'here=$$(dirname "$$(readlink -f "$$0")")' \
+		'exec $(NODE) "$$here/../lib/sni-forwarder/dist/cli.js" "$$@"' > $(INSTALL_BIN).tmp
+	chmod 0755 $(INSTALL_BIN).tmp
+	mv -f $(INSTALL_BIN).tmp $(INSTALL_BIN)
+	@# Never overwrite an operator's config; it must stay readable by the service's DynamicUser.
+	test -e $(INSTALL_CONF) || install -m 0644 config.example.yaml $(INSTALL_CONF)
+	sed $(UNIT_SED) systemd/sni-forwarder.service > $(INSTALL_UNITS)/sni-forwarder.service
+	sed $(UNIT_SED) systemd/sni-forwarder.socket > $(INSTALL_UNITS)/sni-forwarder.socket
+	chmod 0644 $(INSTALL_UNITS)/sni-forwarder.service $(INSTALL_UNITS)/sni-forwarder.socket
+
+# Removes what install put in place except the config (delete $(SYSCONFDIR)/sni-forwarder yourself).
+uninstall:
+	rm -rf $(INSTALL_LIB)
+	rm -f $(INSTALL_BIN) $(INSTALL_UNITS)/sni-forwarder.service $(INSTALL_UNITS)/sni-forwarder.socket

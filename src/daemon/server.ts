@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { formatHostPort } from '../config/address.js';
+import { formatHostPort, unmapIPv4 } from '../config/address.js';
 import type { Config, ListenerConfig } from '../config/types.js';
 import { formatAddress } from '../connect/dial.js';
 import { ownAddressChecker } from '../connect/loop-guard.js';
@@ -225,11 +225,13 @@ export class Daemon {
     return { config: lc, label, bound, inherited: false, server };
   }
 
-  /** Takes the inherited socket for `lc`: by FileDescriptorName equal to its address, else by bound address. */
+  /**
+   * Takes the inherited socket bound to `lc`'s address and port. (Matching by
+   * FileDescriptorName cannot work for "host:port" labels: systemd refuses ':' in a name, the
+   * separator of LISTEN_FDNAMES.)
+   */
   #takeInherited(lc: ListenerConfig): InheritedSocket | undefined {
-    const label = formatHostPort(lc.address);
-    const i = this.#inherited.findIndex((s) => s.name === label
-      || (s.bound.port === lc.address.port && (s.bound.address === lc.address.host || lc.address.port === 0)));
+    const i = this.#inherited.findIndex((s) => s.bound.port === lc.address.port && unmapIPv4(s.bound.address) === lc.address.host);
     return i === -1 ? undefined : this.#inherited.splice(i, 1)[0];
   }
 
