@@ -1,0 +1,224 @@
+// The head of a plain HTTP/1.x request (RFC 9112), for `protocol: http` listeners that route by
+// Host. Pure: no I/O, no timers, no logger, and it never throws on any input.
+//
+// As strict as llhttp (Node's parser) in its default, non-lenient mode where framing is
+// concerned: lines end in CRLF only (a bare LF or CR is invalid, RFC 9112 §2.2 allows that),
+// obs-fold is refused (§5.2), no whitespace before a field's colon (§5.1). Every byte is checked
+// as it arrives, so a bad one is refused at once; need-more is only answered until the blank
+// line that ends the head, within MAX_HTTP_HEAD_BYTES.
+
+import { normaliseHostName } from './host-name.js';
+import type { ParseResult } from './reader.js';
+
+/** The cap on the request line plus header fields, the final CRLF CRLF included. */
+export const MAX_HTTP_HEAD_BYTES = 16 * 1024;
+
+/** What the forwarder needs from a request head. */
+export interface HttpRequestHead {
+  readonly method: string;
+  /** The request-target as sent (latin1). */
+  readonly target: string;
+  readonly version: '1.0' | '1.1';
+  /**
+   * The host to route by, from an absolute-form target or else the Host header: lowercased, port
+   * stripped, one trailing dot dropped; null if there is none or it is unusable.
+   */
+  readonly host: string | null;
+  /** Why a host that is present is unusable (IP literal, bad characters, two Host headers...), else null. */
+  readonly hostError: string | null;
+  /** Bytes of the head, through the blank line; the body or the next request follows. */
+  readonly headBytes: number;
+}
+
+/**
+ * The parse result. `ok`: `consumed` equals `headBytes`. `need-more`: the head is incomplete and
+ * below the cap. `invalid`: never a usable request head; `notHttp` is true when the first bytes
+ * cannot start an HTTP request line at all (a TLS record, binary; close without an answer),
+ * false when it looked like HTTP but is malformed, too large or HTTP/2 (answer 400).
+ */
+export type HttpHeadResult =
+  | Exclude<ParseResult<HttpRequestHead>, { kind: 'invalid' }>
+  | (Extract<ParseResult<HttpRequestHead>, { kind: 'invalid' }> & { notHttp: boolean });
+
+type Invalid = Extract<HttpHeadResult, { kind: 'invalid' }>;
+
+const NEED_MORE: { kind: 'need-more' } = Object.freeze({ kind: 'need-more' });
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
+const DEL = 0x7f;
+// RFC 9112 §2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive.
+const VERSION_PREFIX = [...'HTTP/1.'].map((c) => c.charCodeAt(0));
+const VERSION_PREFIX_MAJOR = 5; // offset of the major digit
+const HOST = [...'host'].map((c) => c.charCodeAt(0));
+
+// RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" /
+// "_" / "`" / "|" / "~" / DIGIT / ALPHA.
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
+const isTchar = (c: number): boolean => TCHAR[c] === 1;
+
+function invalid(reason: string, notHttp = false): Invalid {
+  return { kind: 'invalid', reason, notHttp };
+}
+
+/**
+ * Parses the request head at the start of `bytes` (the first bytes a client sent, possibly
+ * followed by a body or more requests). Never throws; see HttpHeadResult for each answer.
+ */
+export function parseHttpHead(bytes: Uint8Array): HttpHeadResult {
+  const b = bytes.subarray(0, MAX_HTTP_HEAD_BYTES);
+  // Out of bytes before the head ended: wait, unless the cap is reached.
+  const short = (notHttp = false): HttpHeadResult =>
+    bytes.length >= MAX_HTTP_HEAD_BYTES ? invalid('request head larger than 16 KiB', notHttp) : NEED_MORE;
+
+  // RFC 9112 §3: request-line = method SP request-target SP HTTP-version CRLF. Methods are
+  // case-sensitive tokens (RFC 9110 §9.1); requiring an uppercase first letter, as every method
+  // in use has, lets a TLS record (0x16) or other binary be told apart after one byte. A leading
+  // empty line (§2.2 robustness) is refused too: a new connection has no previous message.
+  const first = b[0];
+  if (first === undefined) return NEED_MORE;
+  if (first < 0x41 || first > 0x5a) return invalid('request does not start with an uppercase letter', true);
+  let i = 1;
+  for (; b[i] !== SP; i++) {
+    const c = b[i];
+    if (c === undefined) return short(true);
+    if (!isTchar(c)) return invalid('method has a character other than a token character', true);
+  }
+  const method = text(b.subarray(0, i));
+  const targetStart = ++i;
+  for (; b[i] !== SP; i++) {
+    const c = b[i];
+    if (c === undefined) return short();
+    if (c === CR || c === LF) return invalid('request line has no HTTP version');
+    if (c < SP || c === DEL) return invalid('request-target has a control character');
+  }
+  if (i === targetStart) return invalid('request-target is empty');
+  const target = text(b.subarray(targetStart, i));
+  const versionStart = ++i;
+  for (; i - versionStart < VERSION_PREFIX.length; i++) {
+    const c = b[i];
+    if (c === undefined) return short();
+    if (c === VERSION_PREFIX[i - versionStart]) continue;
+    // The prior-knowledge h2c preface, "PRI * HTTP/2.0" (RFC 9113 §3.3), or any HTTP/2.
+    if (i - versionStart === VERSION_PREFIX_MAJOR && c === 0x32) return invalid('HTTP/2 is not supported on an http listener');
+    return invalid('HTTP version is not HTTP/1.0 or HTTP/1.1');
+  }
+  const minor = b[i++];
+  if (minor === undefined) return short();
+  if (minor !== 0x30 && minor !== 0x31) return invalid('HTTP version is not HTTP/1.0 or HTTP/1.1');
+  const version = minor === 0x30 ? '1.0' : '1.1';
+  if (b[i] !== undefined && b[i] !== CR && b[i] !== LF) return invalid('request line does not end after the HTTP version');
+  const eol = lineEnd(b, i);
+  if (eol === undefined) return short();
+  if (typeof eol === 'string') return invalid(eol);
+  i = eol;
+
+  // RFC 9112 §5: field-line = field-name ":" OWS field-value OWS, then CRLF; a CRLF alone ends the head.
+  const hosts: Uint8Array[] = [];
+  for (;;) {
+    const c = b[i];
+    if (c === undefined) return short();
+    if (c === CR || c === LF) {
+      const end = lineEnd(b, i);
+      if (end === undefined) return short();
+      if (typeof end === 'string') return invalid(end);
+      i = end;
+      break;
+    }
+    // §5.2 obs-fold, and §2.2 whitespace between the start-line and the first field: reject.
+    if (c === SP || c === HTAB) return invalid('header line starts with whitespace (obs-fold)');
+    const nameStart = i;
+    for (; b[i] !== COLON; i++) {
+      const n = b[i];
+      if (n === undefined) return short();
+      // §5.1: no whitespace between the field name and the colon; a server MUST reject it.
+      if (!isTchar(n)) return invalid('header name has a character other than a token character');
+    }
+    if (i === nameStart) return invalid('header name is empty');
+    const isHost = i - nameStart === HOST.length && HOST.every((h, k) => ((b[nameStart + k] ?? 0) | 0x20) === h);
+    const valueStart = ++i;
+    for (; b[i] !== CR; i++) {
+      const v = b[i];
+      if (v === undefined) return short();
+      // RFC 9110 §5.5: field-value is VCHAR, obs-text, SP and HTAB; CR, LF and NUL are invalid.
+      if (v === LF) return invalid('header line ends in a LF without a CR');
+      if ((v < SP && v !== HTAB) || v === DEL) return invalid('header value has a control character');
+    }
+    if (isHost) hosts.push(trimOws(b.subarray(valueStart, i)));
+    const end = lineEnd(b, i);
+    if (end === undefined) return short();
+    if (typeof end === 'string') return invalid(end);
+    i = end;
+  }
+  return {
+    kind: 'ok',
+    value: Object.freeze({ method, target, version, ...hostOf(target, hosts), headBytes: i }),
+    consumed: i,
+  };
+}
+
+// At `at` (a CR, a LF or the end) a CRLF must begin: the offset after it, undefined while
+// incomplete, or why it is invalid (RFC 9112 §2.2: no bare CR, and here no bare LF either).
+function lineEnd(b: Uint8Array, at: number): number | string | undefined {
+  const c = b[at];
+  if (c === undefined) return undefined;
+  if (c !== CR) return 'line ends in a LF without a CR';
+  const n = b[at + 1];
+  if (n === undefined) return undefined;
+  return n === LF ? at + 2 : 'line has a CR without a LF';
+}
+
+function trimOws(v: Uint8Array): Uint8Array {
+  let s = 0;
+  let e = v.length;
+  while (s < e && (v[s] === SP || v[s] === HTAB)) s++;
+  while (e > s && (v[e - 1] === SP || v[e - 1] === HTAB)) e--;
+  return v.subarray(s, e);
+}
+
+function text(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
+type Host = Pick<HttpRequestHead, 'host' | 'hostError'>;
+
+const hostError = (error: string): Host => ({ host: null, hostError: error });
+
+// RFC 9112 §3.2.2: with an absolute-form target the host comes from the target and the Host
+// header is ignored (its count too: the upstream, an origin server, does the same). Otherwise
+// §3.2: exactly one Host header; more than one is a 400. None at all leaves host null.
+function hostOf(target: string, hosts: readonly Uint8Array[]): Host {
+  const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(target);
+  if (absolute !== null) {
+    const scheme = (absolute[1] ?? '').toLowerCase();
+    if (scheme !== 'http' && scheme !== 'https') return hostError('absolute-form target is not an http or https URI');
+    const authority = absolute[2] ?? '';
+    // RFC 9110 §4.2.4: a recipient SHOULD treat userinfo in an http(s) URI as an error.
+    if (authority.includes('@')) return hostError('absolute-form target has userinfo');
+    return hostPort(Uint8Array.from(authority, (c) => c.charCodeAt(0)));
+  }
+  const [only, ...more] = hosts;
+  if (only === undefined) return { host: null, hostError: null };
+  if (more.length > 0) return hostError('more than one Host header');
+  return hostPort(only);
+}
+
+// RFC 9110 §7.2: Host = uri-host [ ":" port ]. Only a registered name can be routed, so an
+// IP-literal ("[...]") or IPv4 address is an error, as in SNI (RFC 6066 §3).
+function hostPort(v: Uint8Array): Host {
+  if (v.length === 0) return hostError('host is empty');
+  if (v[0] === 0x5b) return hostError('host is an IPv6 address literal');
+  const colon = v.indexOf(COLON);
+  if (colon !== -1) {
+    // A stricter port than RFC 3986's *DIGIT: 1 to 5 digits, at most 65535.
+    const port = text(v.subarray(colon + 1));
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 0xffff) return hostError('host has a port that is not a number up to 65535');
+  }
+  const checked = normaliseHostName(colon === -1 ? v : v.subarray(0, colon));
+  if (checked.ok) return { host: checked.name, hostError: null };
+  // normaliseHostName words its errors for SNI; the rules are the same, the field is not.
+  return hostError(checked.error.replace(/^server_name\b/, 'host'));
+}
