@@ -9,14 +9,9 @@ import { ForwardError, errorCode, type Outcome } from './errors.js';
 import { recordAccess, type LogBudget, type Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
 import { relay, type RelayEnd } from './relay/pipe.js';
-import { ClientHelloAccumulator, type ClientHello } from './sniff/client-hello.js';
-import {
-  ALERT_DECODE_ERROR,
-  ALERT_INTERNAL_ERROR,
-  ALERT_UNRECOGNIZED_NAME,
-  fatalAlertRecord,
-  type AlertDescription,
-} from './sniff/tls-alert.js';
+import { httpErrorResponse } from './sniff/http-reply.js';
+import { IntakeReader, type Intake } from './sniff/intake.js';
+import { ALERT_DECODE_ERROR, ALERT_INTERNAL_ERROR, ALERT_UNRECOGNIZED_NAME, fatalAlertRecord } from './sniff/tls-alert.js';
 
 /** What a connection needs from the daemon; captured at accept, so a reload never touches it. */
 export interface ConnectionEnv {
@@ -43,6 +38,12 @@ export interface ListenerInfo {
   readonly label: string;
   /** The port actually bound; the default upstream port of dynamic routes. */
   readonly port: number;
+  /** tls: route by SNI; http: route by the Host of a plain HTTP request. */
+  readonly protocol: 'tls' | 'http';
+  /** Connections start with a PROXY header (from peers in `proxyFrom`). */
+  readonly proxyProtocol: boolean;
+  /** Peers allowed (and required) to send the PROXY header; null = every peer. */
+  readonly proxyFrom: CidrSet | null;
 }
 
 type State = 'hello' | 'connecting' | 'relaying' | 'done';
@@ -51,10 +52,12 @@ interface FinishDetail {
   readonly reason?: string;
   /** Error code for the access line; expected failures carry no stack trace into the log. */
   readonly code?: string;
-  readonly alert?: AlertDescription;
+  /** Sent to the client before closing (TLS alert or HTTP error response). */
+  readonly reply?: Uint8Array;
 }
 
 let nextId = 1;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The open connections with a count per client address (max_connections_per_client), which can
@@ -86,15 +89,26 @@ export class OpenConnections {
     this.#perClient.set(client, this.countFor(client) + 1);
   }
 
+  /** Counts `c` under another client address from now on (the PROXY header's source). */
+  rekey(c: Connection, client: string): void {
+    const old = this.#set.get(c);
+    if (old === undefined || old === client) return;
+    this.#set.set(c, client);
+    this.#uncount(old);
+    this.#perClient.set(client, this.countFor(client) + 1);
+  }
+
+  #uncount(client: string): void {
+    const left = this.countFor(client) - 1;
+    if (left > 0) this.#perClient.set(client, left);
+    else this.#perClient.delete(client);
+  }
+
   /** Removes `c`; true if it was there. Wakes whoever waits for the set to empty. */
   delete(c: Connection): boolean {
     const client = this.#set.get(c);
     const had = this.#set.delete(c);
-    if (client !== undefined) {
-      const left = this.countFor(client) - 1;
-      if (left > 0) this.#perClient.set(client, left);
-      else this.#perClient.delete(client);
-    }
+    if (client !== undefined) this.#uncount(client);
     if (this.#set.size === 0 && this.#waiters.length > 0) {
       const waiters = this.#waiters;
       this.#waiters = [];
@@ -125,10 +139,12 @@ export class Connection {
   readonly #env: ConnectionEnv;
   readonly #listener: ListenerInfo;
   readonly #startedNs = process.hrtime.bigint();
-  readonly #clientLabel: string;
+  #clientLabel: string;
   /** The client's IP address (IPv4-mapped IPv6 unmapped): the ACL and per-client key. */
-  readonly #clientAddress: string;
-  readonly #hello = new ClientHelloAccumulator();
+  #clientAddress: string;
+  /** The load balancer's address when a PROXY header named the client; null otherwise. */
+  #peerLabel: string | null = null;
+  readonly #intake: IntakeReader;
   #state: State = 'hello';
   #timer: NodeJS.Timeout | null = null;
   #host = '';
@@ -138,6 +154,8 @@ export class Connection {
   #connectMs: number | null = null;
   #attempts: readonly DialAttempt[] = [];
   #clientErr: Error | null = null;
+  /** The bytes read before routing, replayed to the upstream. */
+  #replay: Buffer = EMPTY;
   #bytesUpCounted = 0;
   #bytesDownCounted = 0;
 
@@ -146,36 +164,58 @@ export class Connection {
     // First thing done with a new socket (STYLE §6): a reset must never become an uncaught error.
     client.on('error', (err) => this.#onClientError(err));
     client.once('close', () => {
-      if (this.#state === 'hello') this.#finish('not_tls', { reason: 'client closed before a complete ClientHello' });
+      if (this.#state === 'hello') this.#finish(this.#intake.readingProxyHeader ? 'bad_proxy_header' : 'not_tls', { reason: this.#closedEarly() });
     });
     this.#env = env;
     this.#listener = listener;
     this.#clientAddress = unmapIPv4(client.remoteAddress ?? '');
     this.#clientLabel = formatAddress(this.#clientAddress, client.remotePort ?? 0);
+    // Only trusted peers may (and must) send a PROXY header; others are taken as clients.
+    const expectProxy = listener.proxyProtocol && (listener.proxyFrom === null || listener.proxyFrom.has(this.#clientAddress));
+    this.#intake = new IntakeReader({ protocol: listener.protocol, expectProxy });
   }
 
   /** Starts reading the ClientHello. */
   start(): void {
-    const { limits, metrics, open, clientsAllow } = this.#env;
-    // Refused without reading a byte (SPEC §4.1).
-    if (clientsAllow !== null && !clientsAllow.has(this.#clientAddress)) {
-      this.#finish('client_denied', { reason: 'source address not in clients.allow' });
-      return;
-    }
+    const { limits, metrics, open } = this.#env;
+    // Behind a load balancer the client is known only from the PROXY header: the source checks
+    // wait for it. Otherwise refuse without reading a byte (SPEC §4.1).
+    if (!this.#intake.readingProxyHeader && !this.#admitSource(0)) return;
     if (open.size >= limits.maxConnections) {
       this.#finish('limit', { reason: `max_connections ${limits.maxConnections} reached` });
       return;
     }
-    const perClient = limits.maxConnectionsPerClient;
-    if (perClient > 0 && open.countFor(this.#clientAddress) >= perClient) {
-      this.#finish('limit', { reason: `max_connections_per_client ${perClient} reached` });
-      return;
-    }
     open.add(this, this.#clientAddress);
     metrics.active.inc({ host: '' });
-    this.#timer = setTimeout(() => this.#finish('hello_timeout', { reason: 'no complete ClientHello in time' }), limits.clientHelloTimeoutMs);
+    this.#timer = setTimeout(() => this.#finish('hello_timeout', {
+      reason: this.#intake.readingProxyHeader ? 'no complete PROXY header in time' : `no complete ${this.#what} in time`,
+    }), limits.clientHelloTimeoutMs);
     this.#client.on('data', this.#onData);
     this.#client.on('end', this.#onEndBeforeHello);
+  }
+
+  /**
+   * clients.allow and max_connections_per_client for the client address; `counted` is how many
+   * of this client's open connections are this one (1 once it is in the open set). False (and
+   * finished) when refused.
+   */
+  #admitSource(counted: 0 | 1): boolean {
+    const { limits, open, clientsAllow } = this.#env;
+    if (clientsAllow !== null && !clientsAllow.has(this.#clientAddress)) {
+      this.#finish('client_denied', { reason: 'source address not in clients.allow' });
+      return false;
+    }
+    const perClient = limits.maxConnectionsPerClient;
+    if (perClient > 0 && open.countFor(this.#clientAddress) - counted >= perClient) {
+      this.#finish('limit', { reason: `max_connections_per_client ${perClient} reached` });
+      return false;
+    }
+    return true;
+  }
+
+  /** What the listener waits for, for messages. */
+  get #what(): string {
+    return this.#listener.protocol === 'tls' ? 'ClientHello' : 'HTTP request head';
   }
 
   /** Moves the bytes relayed since the last call into the byte counters (live metrics). */
@@ -199,21 +239,45 @@ export class Connection {
   }
 
   readonly #onData = (chunk: Buffer): void => {
-    const r = this.#hello.push(chunk);
+    const r = this.#intake.push(chunk);
     if (r.kind === 'need-more') return;
     this.#stopReading();
     if (r.kind === 'invalid') {
-      this.#finish('not_tls', r.notTls ? { reason: r.reason } : { reason: r.reason, alert: ALERT_DECODE_ERROR });
+      this.#finish(r.outcome, r.reply === null ? { reason: r.reason } : { reason: r.reason, reply: this.#reply('decode') });
       return;
     }
-    this.#env.metrics.clientHelloBytes.observe(r.consumed);
+    const proxy = r.value.proxy;
+    if (proxy !== null) {
+      if (proxy.command === 'proxy') {
+        this.#peerLabel = this.#clientLabel;
+        this.#clientAddress = unmapIPv4(proxy.addresses.sourceAddress);
+        this.#clientLabel = formatAddress(this.#clientAddress, proxy.addresses.sourcePort);
+        this.#env.open.rekey(this, this.#clientAddress);
+      }
+      if (!this.#admitSource(1)) return;
+    }
+    if (this.#listener.protocol === 'tls') this.#env.metrics.clientHelloBytes.observe(r.value.helloBytes);
     this.#route(r.value);
   };
 
   readonly #onEndBeforeHello = (): void => {
     this.#stopReading();
-    this.#finish('not_tls', { reason: 'client closed before a complete ClientHello' });
+    this.#finish(this.#intake.readingProxyHeader ? 'bad_proxy_header' : 'not_tls', { reason: this.#closedEarly() });
   };
+
+  #closedEarly(): string {
+    return `client closed before a complete ${this.#intake.readingProxyHeader ? 'PROXY header' : this.#what}`;
+  }
+
+  /** The refusal a client gets: a fatal TLS alert, or a one-line HTTP error response. */
+  #reply(kind: 'unrecognized' | 'internal' | 'decode', detail = ''): Uint8Array {
+    if (this.#listener.protocol === 'tls') {
+      return fatalAlertRecord(kind === 'unrecognized' ? ALERT_UNRECOGNIZED_NAME : kind === 'internal' ? ALERT_INTERNAL_ERROR : ALERT_DECODE_ERROR);
+    }
+    if (kind === 'unrecognized') return httpErrorResponse(421, `sni-forwarder: ${detail}`);
+    if (kind === 'internal') return httpErrorResponse(502, `sni-forwarder: ${detail}`);
+    return httpErrorResponse(400, `sni-forwarder: ${detail === '' ? 'malformed request' : detail}`);
+  }
 
   #stopReading(): void {
     this.#client.pause();
@@ -229,22 +293,24 @@ export class Connection {
     // relay() then sees a destroyed client. Before that, a client error ends the connection.
     if (this.#state === 'hello') {
       this.#stopReading();
-      this.#finish('not_tls', { reason: 'client failed before a complete ClientHello', code: errorCode(err) });
+      this.#finish(this.#intake.readingProxyHeader ? 'bad_proxy_header' : 'not_tls', { reason: this.#closedEarly(), code: errorCode(err) });
     }
   }
 
-  #route(hello: ClientHello): void {
-    const sni = hello.serverName;
+  #route(intake: Intake): void {
+    const sni = intake.name;
     if (sni === null) {
-      this.#finish('no_sni', { reason: hello.sniError ?? 'no server_name in ClientHello', alert: ALERT_UNRECOGNIZED_NAME });
+      const reason = intake.nameError ?? 'no name to route by';
+      this.#finish('no_sni', { reason, reply: this.#listener.protocol === 'tls' ? this.#reply('unrecognized') : this.#reply('decode', reason) });
       return;
     }
     this.#sni = sni;
     const route = this.#env.router.match(sni);
     if (route === undefined) {
-      this.#finish('not_allowed', { reason: 'no route matches the server name', alert: ALERT_UNRECOGNIZED_NAME });
+      this.#finish('not_allowed', { reason: 'no route matches the server name', reply: this.#reply('unrecognized', `host ${sni} is not allowed`) });
       return;
     }
+    this.#replay = intake.replay;
     const { metrics } = this.#env;
     metrics.active.dec({ host: '' });
     this.#host = route.pattern;
@@ -286,16 +352,18 @@ export class Connection {
         return;
       }
       this.#state = 'relaying';
-      relay(this.#client, dialed.socket, this.#hello.buffered, limits.idleTimeoutMs, (end) => this.#relayEnded(end));
+      const replay = this.#replay;
+      this.#replay = EMPTY; // the relay owns the bytes now; do not keep them for the connection's life
+      relay(this.#client, dialed.socket, replay, limits.idleTimeoutMs, (end) => this.#relayEnded(end));
     } catch (err) {
       if (err instanceof DialError) {
         this.#attempts = err.attempts;
         this.#upstreamLabel = err.attempts.at(-1)?.address ?? null;
       }
       if (err instanceof ForwardError) {
-        const alert = err.outcome === 'not_allowed' ? ALERT_UNRECOGNIZED_NAME : ALERT_INTERNAL_ERROR;
+        const reply = this.#reply(err.outcome === 'not_allowed' ? 'unrecognized' : 'internal', err.outcome === 'not_allowed' ? `host ${sni} is not allowed` : `cannot reach ${sni}: ${err.outcome}`);
         const detail = { reason: err.message, ...(err.cause === undefined ? {} : { code: errorCode(err.cause) }) };
-        this.#finish(err.outcome, { ...detail, alert });
+        this.#finish(err.outcome, { ...detail, reply });
       } else {
         throw err; // a bug: let the process crash (STYLE §3)
       }
@@ -324,9 +392,9 @@ export class Connection {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     const client = this.#client;
-    if (detail.alert !== undefined && client.writable) {
-      // destroySoon: FIN after the alert is flushed, then close, without waiting for the client.
-      client.write(fatalAlertRecord(detail.alert));
+    if (detail.reply !== undefined && client.writable) {
+      // destroySoon: FIN after the reply is flushed, then close, without waiting for the client.
+      client.write(detail.reply);
       client.destroySoon();
     } else {
       client.destroy();
@@ -340,6 +408,7 @@ export class Connection {
     recordAccess(quiet ? null : log, metrics, {
       conn: this.id,
       client: this.#clientLabel,
+      peer: this.#peerLabel,
       listener: this.#listener.label,
       sni: this.#sni,
       host: this.#host,

@@ -48,9 +48,6 @@ const PRESET_PARAMS = ['region', 'network', 'edition', 'instance', 'account', 'l
  * `when` sees the parsed value.
  */
 const UNBUILT: readonly { key: string; when: (value: unknown) => boolean; message: string }[] = [
-  { key: 'listen[].protocol', when: (v) => v === 'http', message: 'protocol http is not supported yet' },
-  { key: 'listen[].proxy_protocol', when: (v) => v === true, message: 'proxy_protocol is not supported yet' },
-  { key: 'listen[].proxy_protocol_from', when: nonEmpty, message: 'proxy_protocol_from is not supported yet' },
   { key: 'presets', when: nonEmpty, message: 'presets are not supported yet; list the hosts under routes' },
 ];
 

@@ -37,6 +37,17 @@ interface ActiveListener extends BoundListener {
   readonly server: Server;
 }
 
+/** What a connection needs to know of the listener it arrived on. */
+function listenerInfo(lc: ListenerConfig, label: string, port: number): ListenerInfo {
+  return {
+    label,
+    port,
+    protocol: lc.protocol,
+    proxyProtocol: lc.proxyProtocol,
+    proxyFrom: lc.proxyProtocolFrom.length > 0 ? new CidrSet(lc.proxyProtocolFrom) : null,
+  };
+}
+
 /** How a Daemon is started; every field has a default. */
 export interface DaemonOptions {
   /** The metrics to count in (default: a fresh registry). */
@@ -209,8 +220,7 @@ export class Daemon {
   async #bind(lc: ListenerConfig, label: string): Promise<ActiveListener> {
     const taken = this.#takeInherited(lc);
     if (taken !== undefined) {
-      const info: ListenerInfo = { label, port: taken.bound.port };
-      this.#serve(taken.server, info);
+      this.#serve(taken.server, listenerInfo(lc, label, taken.bound.port));
       return { config: lc, label, bound: taken.bound, inherited: true, server: taken.server };
     }
     const server = createServer({ allowHalfOpen: true, noDelay: true });
@@ -221,7 +231,7 @@ export class Daemon {
         resolve(server.address() as AddressInfo);
       });
     });
-    this.#serve(server, { label, port: bound.port });
+    this.#serve(server, listenerInfo(lc, label, bound.port));
     return { config: lc, label, bound, inherited: false, server };
   }
 

@@ -14,6 +14,8 @@ export function createLogger(level: LogLevel): Logger {
 export interface AccessRecord {
   readonly conn: number;
   readonly client: string;
+  /** The load balancer that sent a PROXY header naming `client`; null without one. */
+  readonly peer: string | null;
   readonly listener: string;
   /** The normalised SNI name, or null when none was read. */
   readonly sni: string | null;
@@ -87,6 +89,7 @@ export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessReco
   const fields: Record<string, unknown> = {
     conn: r.conn,
     client: r.client,
+    ...(r.peer === null ? {} : { peer: r.peer }),
     listener: r.listener,
     sni: r.sni,
     host: r.host,

@@ -256,12 +256,12 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     ],
   },
   {
-    name: 'unbuilt: listener features',
-    text: 'listen:\n  - address: "127.0.0.1:8443"\n    protocol: http\n    proxy_protocol: true\n    proxy_protocol_from: ["10.0.0.0/8"]\n' + R,
+    name: 'listener protocol and PROXY settings',
+    text: 'listen:\n  - address: "127.0.0.1:8443"\n    protocol: udp\n    proxy_protocol: 1\n    proxy_protocol_from: ["10.0.0.1/8"]\n' + R,
     want: [
-      'c.yaml:3:15: listen[0].protocol: protocol http is not supported yet',
-      'c.yaml:4:21: listen[0].proxy_protocol: proxy_protocol is not supported yet',
-      'c.yaml:5:26: listen[0].proxy_protocol_from: proxy_protocol_from is not supported yet',
+      'c.yaml:3:15: listen[0].protocol: expected one of tls, http, got the string "udp"',
+      'c.yaml:4:21: listen[0].proxy_protocol: expected true or false, got number 1',
+      'c.yaml:5:27: listen[0].proxy_protocol_from[0]: "10.0.0.1/8": host bits are set; did you mean "10.0.0.0/8"?',
     ],
   },
   {
