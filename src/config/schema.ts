@@ -251,7 +251,8 @@ function readRoute(ctx: Ctx, at: At): RouteConfig | undefined {
   if (hosts === undefined || (f.has('upstream') && upstream === undefined) || (portAt !== undefined && port === undefined)) {
     return undefined;
   }
-  return { hosts, upstream: upstream ?? null, port: port ?? null };
+  const { line, col } = ctx.lines.linePos(at.pos);
+  return { hosts, upstream: upstream ?? null, port: port ?? null, origin: `${ctx.file}:${line}:${col}` };
 }
 
 /** SPEC §3: a host pattern may appear once across all routes (exact or wildcard). */

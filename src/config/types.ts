@@ -62,6 +62,8 @@ export interface RouteConfig {
   readonly upstream: HostPort | null;
   /** Upstream port for dynamic routes; null means the listener's port. */
   readonly port: number | null;
+  /** Where the route comes from: "file:line:col" of the route, or "preset NAME (params)". */
+  readonly origin: string;
 }
 
 export interface PresetConfig {

@@ -12,6 +12,8 @@ export interface Route {
   readonly upstream: HostPort | null;
   /** Upstream port for a dynamic route; null means the listener's port. */
   readonly port: number | null;
+  /** Where it was configured ("file:line:col" or "preset ..."). */
+  readonly origin: string;
 }
 
 /** Compiled host patterns: exact names and wildcard suffixes, each an O(1) Map lookup. */
@@ -37,7 +39,7 @@ export class Router {
     const all: Route[] = [];
     for (const r of routes) {
       for (const pattern of r.hosts) {
-        const route: Route = Object.freeze({ pattern, upstream: r.upstream, port: r.port });
+        const route: Route = Object.freeze({ pattern, upstream: r.upstream, port: r.port, origin: r.origin });
         const [table, key] = pattern.startsWith('*.') ? [wildcard, pattern.slice(2)] : [exact, pattern];
         if (table.has(key)) continue;
         table.set(key, route);

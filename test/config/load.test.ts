@@ -412,7 +412,7 @@ await t.test('a minimal config gets every default', async (t) => {
     resolver: { servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
     upstreamNetworks: [],
     presets: [],
-    routes: [{ hosts: ['registry.example.com'], upstream: null, port: null }],
+    routes: [{ hosts: ['registry.example.com'], upstream: null, port: null, origin: `${join(FIXTURES, 'minimal.yaml')}:5:5` }],
   };
   t.same(config, want);
   t.equal(isDeepFrozen(config), undefined, 'deep-frozen');
@@ -441,20 +441,20 @@ await t.test('a full config round-trips to the expected frozen object', async (t
     upstreamNetworks: [],
     presets: [],
     routes: [
-      { hosts: ['registry.example.com', '*.s3.example.com'], upstream: null, port: 443 },
-      { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null },
-      { hosts: ['mirror.example.com'], upstream: { host: 'mirror-backend.example.net', port: 8443 }, port: null },
-      { hosts: ['v6.example.com'], upstream: { host: '2001:db8::10', port: 443 }, port: null },
+      { hosts: ['registry.example.com', '*.s3.example.com'], upstream: null, port: 443, origin: `${join(FIXTURES, 'full.yaml')}:30:5` },
+      { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:32:5` },
+      { hosts: ['mirror.example.com'], upstream: { host: 'mirror-backend.example.net', port: 8443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:34:5` },
+      { hosts: ['v6.example.com'], upstream: { host: '2001:db8::10', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:36:5` },
     ],
   };
   t.same(config, want);
   t.equal(isDeepFrozen(config), undefined, 'deep-frozen');
   t.throws(() => {
-    (config.routes as RouteArray).push({ hosts: [], upstream: null, port: null });
+    (config.routes as unknown as RouteArray).push({ hosts: [], upstream: null, port: null, origin: 'test' });
   }, TypeError, 'routes cannot be extended');
 });
 
-type RouteArray = { hosts: string[]; upstream: null; port: null }[];
+type RouteArray = { hosts: string[]; upstream: null; port: null; origin: string }[];
 
 await t.test('config.example.yaml is valid', async (t) => {
   const config = await loadConfig(join(ROOT, 'config.example.yaml'));

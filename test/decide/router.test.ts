@@ -4,10 +4,10 @@ import type { RouteConfig } from '../../src/config/types.js';
 import { Router } from '../../src/decide/router.js';
 
 const ROUTES: RouteConfig[] = [
-  { hosts: ['registry.example.com'], upstream: null, port: 443 },
-  { hosts: ['*.example.com'], upstream: { host: '10.0.0.1', port: 443 }, port: null },
-  { hosts: ['*.s3.example.com', 'a.s3.example.com'], upstream: null, port: null },
-  { hosts: ['harbor'], upstream: { host: 'harbor.internal', port: 8443 }, port: null },
+  { hosts: ['registry.example.com'], upstream: null, port: 443, origin: 'test' },
+  { hosts: ['*.example.com'], upstream: { host: '10.0.0.1', port: 443 }, port: null, origin: 'test' },
+  { hosts: ['*.s3.example.com', 'a.s3.example.com'], upstream: null, port: null, origin: 'test' },
+  { hosts: ['harbor'], upstream: { host: 'harbor.internal', port: 8443 }, port: null, origin: 'test' },
 ];
 
 await t.test('match: exact, wildcard, precedence, case, trailing dot, no match', (t) => {
@@ -42,9 +42,9 @@ await t.test('match: exact, wildcard, precedence, case, trailing dot, no match',
 
 await t.test('a match carries its route\'s upstream and port', (t) => {
   const router = Router.compile(ROUTES);
-  t.same(router.match('registry.example.com'), { pattern: 'registry.example.com', upstream: null, port: 443 });
-  t.same(router.match('x.example.com'), { pattern: '*.example.com', upstream: { host: '10.0.0.1', port: 443 }, port: null });
-  t.same(router.match('Harbor.'), { pattern: 'harbor', upstream: { host: 'harbor.internal', port: 8443 }, port: null });
+  t.same(router.match('registry.example.com'), { pattern: 'registry.example.com', upstream: null, port: 443, origin: 'test' });
+  t.same(router.match('x.example.com'), { pattern: '*.example.com', upstream: { host: '10.0.0.1', port: 443 }, port: null, origin: 'test' });
+  t.same(router.match('Harbor.'), { pattern: 'harbor', upstream: { host: 'harbor.internal', port: 8443 }, port: null, origin: 'test' });
   t.end();
 });
 
@@ -59,8 +59,8 @@ await t.test('routes lists one entry per pattern in config order', (t) => {
 
 await t.test('a pattern listed twice keeps its first route', (t) => {
   const router = Router.compile([
-    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 1 },
-    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 2 },
+    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 1, origin: 'test' },
+    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 2, origin: 'test' },
   ]);
   t.equal(router.match('a.example.com')?.port, 1);
   t.equal(router.match('b.example.com')?.port, 1);
@@ -103,6 +103,7 @@ await t.test('property: Router.match agrees with the reference matcher', (t) => 
     hosts: fc.array(pattern, { minLength: 1, maxLength: 3 }),
     upstream: fc.constant(null),
     port: fc.integer({ min: 1, max: 65535 }),
+    origin: fc.constant('test'),
   });
   const query = fc.tuple(name, fc.boolean(), fc.boolean()).map(([n, upper, dot]) =>
     `${upper ? n.toUpperCase() : n}${dot ? '.' : ''}`);
