@@ -30,7 +30,7 @@ export function describeConfig(config: Config): string[] {
     const target = r.upstream !== null
       ? formatHostPort(r.upstream)
       : `<sni name>:${r.port === null ? "<listener's port>" : String(r.port)} via resolver`;
-    lines.push(`  ${r.pattern.padEnd(width)}  -> ${target}`);
+    lines.push(`  ${r.pattern.padEnd(width)}  -> ${target}  (${r.origin})`);
   }
   return lines;
 }

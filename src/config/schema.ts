@@ -2,10 +2,13 @@
 // Pure: a parsed YAML node tree goes in, a deep-frozen Config or every problem comes out.
 // This is the only file that knows YAML key names and the only one that supplies defaults.
 
-import { isScalar, type LineCounter } from 'yaml';
+import { isMap, isScalar, type LineCounter } from 'yaml';
 import type { ConfigProblem } from '../errors.js';
 import { addressesOverlap, formatHostPort, normalizeHostPattern } from './address.js';
 import { formatDuration } from './duration.js';
+import {
+  ALL_PARAMS, PRESETS, PROVIDERS, checkParamValue, isProvider, presetHosts, presetLabel, presetOrigin,
+} from '../registry/presets.js';
 import {
   type At, Ctx, readMap, field, readList, list, scalar, readString, parsedAt, int, readBool, oneOf, duration, hostPort, readCidr, nonEmptyList, expected,
 } from './node-reader.js';
@@ -39,7 +42,6 @@ export const DEFAULTS = {
 
 const MAX_WORKERS = 64;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const PRESET_PARAMS = ['region', 'network', 'edition', 'instance', 'account', 'location', 'name', 'host'];
 
 /**
  * Features SPEC §3 specifies that are NOT BUILT YET. Accepting them silently would mislead (an
@@ -47,13 +49,7 @@ const PRESET_PARAMS = ['region', 'network', 'edition', 'instance', 'account', 'l
  * the entry in the commit that builds the feature. `key` is a key path with `[]` for any index;
  * `when` sees the parsed value.
  */
-const UNBUILT: readonly { key: string; when: (value: unknown) => boolean; message: string }[] = [
-  { key: 'presets', when: nonEmpty, message: 'presets are not supported yet; list the hosts under routes' },
-];
-
-function nonEmpty(v: unknown): boolean {
-  return Array.isArray(v) && v.length > 0;
-}
+const UNBUILT: readonly { key: string; when: (value: unknown) => boolean; message: string }[] = [];
 
 /** The result of validation: a deep-frozen Config, or every problem found (never empty). */
 export type Validation =
@@ -117,6 +113,9 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     ctx.report(f.get('routes') ?? at, 'no routes: nothing would be forwarded');
   }
   checkDuplicateHosts(ctx);
+  // Preset routes come after the file's routes: `check` lists them last and a file route keeps
+  // its own origin for a host both name.
+  const presetRoutes = presets !== undefined && routesKnown ? expandPresets(ctx, presets, routes ?? []) : [];
   const metricsAddress = metrics?.address ?? DEFAULTS.metricsAddress;
   if (listen !== undefined) checkListenAddresses(ctx, listen, metricsAddress, metrics?.at);
 
@@ -131,8 +130,8 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     clients: clients ?? { allow: DEFAULTS.clientsAllow },
     resolver: resolver ?? DEFAULTS.resolver,
     upstreamNetworks: upstreamNetworks ?? DEFAULTS.upstreamNetworks,
-    presets: presets ?? DEFAULTS.presets,
-    routes: routes ?? [],
+    presets: presets?.map((p) => p.preset) ?? DEFAULTS.presets,
+    routes: [...(routes ?? []), ...presetRoutes],
   };
 }
 
@@ -217,19 +216,105 @@ function readResolver(ctx: Ctx, at: At): ResolverConfig | undefined {
   return out;
 }
 
-function readPreset(ctx: Ctx, at: At): PresetConfig | undefined {
-  const f = readMap(ctx, at, ['provider', ...PRESET_PARAMS]);
+/** A preset with the position of its mapping, for problems found when it is expanded. */
+interface ReadPreset {
+  readonly preset: PresetConfig;
+  readonly at: At;
+}
+
+/**
+ * presets[i]: `provider` plus that provider's params (src/registry/presets.ts). Unknown provider,
+ * a param the provider does not take, a missing required param and a bad value are each reported
+ * at their own key path; a preset with any problem is dropped.
+ */
+function readPreset(ctx: Ctx, at: At): ReadPreset | undefined {
+  // Peek at the provider first so that a key the provider does not take is reported as such
+  // (with that provider's keys); with an unknown provider only the provider is reported.
+  const peeked = isMap(at.node) ? at.node.get('provider') : undefined;
+  const known = typeof peeked === 'string' && isProvider(peeked) ? peeked : undefined;
+  const paramKeys = known === undefined ? ALL_PARAMS : Object.keys(PRESETS[known].params);
+  const f = readMap(ctx, at, ['provider', ...paramKeys]);
   if (f === undefined) return undefined;
-  const provider = field(ctx, f, 'provider', readString);
-  if (!f.has('provider')) ctx.report(at, 'missing provider');
+  if (!f.has('provider')) ctx.report(at, `missing provider (one of: ${PROVIDERS.join(', ')})`);
+  const provider = field(ctx, f, 'provider', oneOf(PROVIDERS));
   const params: Record<string, string> = {};
   let valid = provider !== undefined;
-  for (const key of PRESET_PARAMS) {
-    const v = field(ctx, f, key, (c, a) => readString(c, a, 'a string (quote numbers such as account IDs)'));
-    if (v !== undefined) params[key] = v;
-    else if (f.has(key)) valid = false;
+  for (const key of paramKeys) {
+    const v = field(ctx, f, key, readParam);
+    const keyAt = f.get(key);
+    if (v === undefined || keyAt === undefined) {
+      if (keyAt !== undefined) valid = false;
+      continue;
+    }
+    const bad = provider === undefined ? undefined : checkParamValue(provider, key, v);
+    if (bad !== undefined) {
+      ctx.report(keyAt, bad);
+      valid = false;
+    } else {
+      params[key] = v;
+    }
   }
-  return valid && provider !== undefined ? { provider, params } : undefined;
+  if (provider === undefined || !valid) return undefined;
+  const spec = PRESETS[provider];
+  const missingAt = (key: string): At => f.get(key) ?? { node: at.node, path: `${at.path}.${key}`, pos: at.pos };
+  for (const [key, p] of Object.entries(spec.params)) {
+    if (p.required !== true || params[key] !== undefined) continue;
+    const what = Array.isArray(p.values) ? `one of ${p.values.join(', ')}` : (p.values as { what: string }).what;
+    ctx.report(missingAt(key), `missing ${key}: ${provider} needs ${what}`);
+    valid = false;
+  }
+  if (!valid) return undefined;
+  const problems = spec.check?.(params) ?? [];
+  for (const [key, message] of problems) ctx.report(missingAt(key), message);
+  return problems.length > 0 ? undefined : { preset: { provider, params }, at };
+}
+
+/** A preset param: a string, or a YAML boolean (`dualstack: true`) kept as "true"/"false". */
+function readParam(ctx: Ctx, at: At): string | undefined {
+  const v = scalar(at);
+  if (typeof v === 'boolean') return String(v);
+  return readString(ctx, at, 'a string (quote numbers such as account IDs)');
+}
+
+/**
+ * Expands valid presets into dynamic routes (no upstream, no port), one per preset, in order.
+ * A host a file route already names is left to that route when the route is dynamic with no
+ * port too (same behaviour, the file's origin); a file route with an upstream or port for it is
+ * a problem at the route's host entry. A host several presets produce is kept once, first wins.
+ */
+function expandPresets(ctx: Ctx, presets: readonly ReadPreset[], routes: readonly RouteConfig[]): RouteConfig[] {
+  const fileRoute = new Map<string, RouteConfig>();
+  for (const r of routes) for (const h of r.hosts) if (!fileRoute.has(h)) fileRoute.set(h, r);
+  const hostAt = new Map<string, At>();
+  for (const { pattern, at } of ctx.hosts) if (!hostAt.has(pattern)) hostAt.set(pattern, at);
+  const taken = new Set(fileRoute.keys());
+  const reported = new Set<string>();
+  const out: RouteConfig[] = [];
+  for (const { preset: { provider, params }, at } of presets) {
+    if (!isProvider(provider)) continue;
+    const hosts: string[] = [];
+    for (const generated of presetHosts(provider, params)) {
+      // The table only builds valid names from validated params; a failure here is a bug in
+      // the table (or an over-long name), reported at the preset rather than crashing.
+      const checked = normalizeHostPattern(generated);
+      if (!checked.ok) {
+        ctx.report(at, `${presetLabel(provider, params)} produces an invalid host: ${checked.reason}`);
+        continue;
+      }
+      const host = checked.value;
+      const route = fileRoute.get(host);
+      if (route !== undefined && (route.upstream !== null || route.port !== null) && !reported.has(host)) {
+        reported.add(host);
+        const what = route.upstream !== null ? 'upstream' : 'port';
+        ctx.report(hostAt.get(host) ?? at, `host "${host}" is also in ${presetLabel(provider, params)} with a different ${what}`);
+      }
+      if (taken.has(host)) continue;
+      taken.add(host);
+      hosts.push(host);
+    }
+    if (hosts.length > 0) out.push({ hosts, upstream: null, port: null, origin: presetOrigin(provider, params) });
+  }
+  return out;
 }
 
 function readRoute(ctx: Ctx, at: At): RouteConfig | undefined {

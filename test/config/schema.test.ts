@@ -44,15 +44,14 @@ await t.test('explicit values equal to the defaults of unbuilt features are acce
   t.end();
 });
 
-await t.test('presets count as routes once they exist; for now they are refused', (t) => {
+await t.test('presets count as routes: a config with presets and no routes is valid', (t) => {
   const result = validate('listen:\n  - address: "127.0.0.1:0"\npresets:\n  - provider: aliyun-acr\n    region: cn-beijing\n');
-  t.same(result.ok ? [] : result.problems.map((p) => `${p.path}: ${p.message}`),
-    ['presets: presets are not supported yet; list the hosts under routes']);
+  t.same(result.ok ? [] : result.problems.map((p) => `${p.path}: ${p.message}`), []);
   const bad = validate('listen:\n  - address: "127.0.0.1:0"\npresets:\n  - region: 1\n    colour: red\n');
   t.same(bad.ok ? [] : bad.problems.map((p) => `${p.path}: ${p.message}`), [
-    'presets[0]: missing provider',
+    'presets[0]: missing provider (one of: aliyun-acr, aws-ecr, dockerhub, ghcr, gar, quay, azure-acr, harbor)',
     'presets[0].region: expected a string (quote numbers such as account IDs), got number 1',
-    'presets[0].colour: unknown key (expected one of: provider, region, network, edition, instance, account, location, name, host)',
+    'presets[0].colour: unknown key (expected one of: provider, region, network, edition, instance, account, dualstack, location, name, host)',
   ]);
   t.end();
 });
