@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // Command-line wiring only; each subcommand lives in src/commands/ (SPEC §2).
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { checkCommand } from './commands/check.js';
+import { probeCommand, type ProbeCommandOptions } from './commands/probe.js';
+import { hostsCommand } from './commands/hosts.js';
+import { routeCommand } from './commands/route.js';
 import { runCommand } from './commands/run.js';
 import { ConfigError } from './errors.js';
+import { HOSTS_FORMATS, type HostsFormat } from './registry/hosts-file.js';
 
 const DEFAULT_CONFIG = '/etc/sni-forwarder/config.yaml';
 
@@ -53,6 +57,52 @@ program
   .action(async (opts: { config: string }) => {
     try {
       await checkCommand(opts.config);
+    } catch (err) {
+      fail(err, debug());
+    }
+  });
+
+program
+  .command('route')
+  .description('show which route HOST matches and where it would connect, or why it is refused (exit 0 matched, 1 refused)')
+  .argument('<host>', 'server name as a client would send it')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .option('--json', 'print the answer as JSON')
+  .action(async (host: string, opts: { config: string; json?: boolean }) => {
+    try {
+      process.exitCode = await routeCommand(host, opts.config, { json: opts.json === true });
+    } catch (err) {
+      fail(err, debug());
+    }
+  });
+
+program
+  .command('hosts')
+  .description('print hosts-file (or dnsmasq) lines pointing every allowed name at the forwarder')
+  .requiredOption('--address <ip>', "the forwarder's IPv4 or IPv6 address as clients reach it")
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .addOption(new Option('--format <format>', 'output format').choices(HOSTS_FORMATS).default('hosts'))
+  .action(async (opts: { address: string; config: string; format: HostsFormat }) => {
+    try {
+      await hostsCommand(opts.config, { address: opts.address, format: opts.format });
+    } catch (err) {
+      fail(err, debug());
+    }
+  });
+
+program
+  .command('probe')
+  .description("walk a registry's pull flow and list every host it touches, marking those not allowed (exit 0 all allowed, 1 otherwise)")
+  .argument('<registry>', 'registry host name, e.g. registry-vpc.cn-beijing.aliyuncs.com')
+  .option('--via <ip[:port]>', 'send every connection to this address (a forwarder), keeping SNI and certificate checks for the real names')
+  .option('--image <repo[:tag]>', 'also fetch a token, the manifest and the first bytes of one blob of this image')
+  .option('-u, --user <user[:password]>', 'credentials for the token (Basic) request')
+  .option('--ca <file>', 'an extra trusted CA certificate (PEM); NODE_EXTRA_CA_CERTS works too')
+  .option('--timeout <seconds>', 'per request', '10')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .action(async (registry: string, opts: ProbeCommandOptions) => {
+    try {
+      process.exitCode = await probeCommand(registry, opts);
     } catch (err) {
       fail(err, debug());
     }
