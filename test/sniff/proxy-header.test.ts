@@ -15,6 +15,7 @@ import {
   type ProxyResult,
 } from '../../src/sniff/proxy-header.js';
 import { freePort, run } from '../helpers/proc.js';
+import { decidedIsFinal as checkFinal, FC_SEED, runs } from '../helpers/parser-properties.js';
 
 // ---------------------------------------------------------------------------------------------
 // Byte builders, following HAProxy doc/proxy-protocol.txt ("the spec").
@@ -213,26 +214,12 @@ function wellFormed(r: ProxyResult, input: Uint8Array): boolean {
   }
 }
 
-/**
- * Once some prefix decides (ok or invalid), every longer prefix, the whole input included, gives
- * the same answer: bytes after the deciding ones never matter. Returns the first violation.
- */
+/** parseProxyHeader must answer once and for all: see decidedIsFinal. */
 function decidedIsFinal(x: Uint8Array): string | undefined {
-  let decided: ProxyResult | undefined;
-  for (let n = 0; n <= x.length; n++) {
-    const r = parseProxyHeader(x.subarray(0, n));
-    if (!wellFormed(r, x.subarray(0, n))) return `${n} bytes: malformed result ${JSON.stringify(r)}`;
-    if (decided === undefined && r.kind !== 'need-more') decided = r;
-    else if (decided !== undefined && !isDeepStrictEqual(r, decided)) {
-      return `${n} bytes: ${JSON.stringify(r)} after ${JSON.stringify(decided)}`;
-    }
-  }
-  return undefined;
+  return checkFinal(parseProxyHeader, wellFormed, x);
 }
 
-const SEED = process.env.FC_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED);
-t.comment(`fast-check seed ${SEED} (rerun with FC_SEED=${SEED})`);
-const runs = (numRuns: number): { seed: number; numRuns: number } => ({ seed: SEED, numRuns });
+t.comment(`fast-check seed ${FC_SEED} (rerun with FC_SEED=${FC_SEED})`);
 
 // ---------------------------------------------------------------------------------------------
 

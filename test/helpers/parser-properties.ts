@@ -1,0 +1,33 @@
+// Shared checks for the pure incremental parsers (PROXY header, HTTP head): the seeded
+// fast-check settings and the "once decided, final" property over every prefix.
+import { isDeepStrictEqual } from 'node:util';
+
+/** The fast-check seed: FC_SEED from the environment, or a fresh one to print. */
+export const FC_SEED = process.env['FC_SEED'] === undefined ? Date.now() % 2 ** 31 : Number(process.env['FC_SEED']);
+
+/** fast-check parameters with the shared seed. */
+export function runs(numRuns: number): { seed: number; numRuns: number } {
+  return { seed: FC_SEED, numRuns };
+}
+
+/**
+ * Once some prefix decides (ok or invalid), every longer prefix, the whole input included, gives
+ * the same answer: bytes after the deciding ones never matter. Every result must also pass
+ * `wellFormed`. Returns the first violation, or undefined.
+ */
+export function decidedIsFinal<R extends { kind: string }>(
+  parse: (b: Uint8Array) => R,
+  wellFormed: (r: R, input: Uint8Array) => boolean,
+  x: Uint8Array,
+): string | undefined {
+  let decided: R | undefined;
+  for (let n = 0; n <= x.length; n++) {
+    const r = parse(x.subarray(0, n));
+    if (!wellFormed(r, x.subarray(0, n))) return `${n} bytes: malformed result ${JSON.stringify(r)}`;
+    if (decided === undefined && r.kind !== 'need-more') decided = r;
+    else if (decided !== undefined && !isDeepStrictEqual(r, decided)) {
+      return `${n} bytes: ${JSON.stringify(r)} after ${JSON.stringify(decided)}`;
+    }
+  }
+  return undefined;
+}
