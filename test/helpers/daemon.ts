@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export const CLI = resolve(import.meta.dirname, '../../../dist/cli.js');
@@ -134,7 +134,7 @@ export class DaemonProcess {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     const code = await this.exited;
-    rmSync(this.configFile, { force: true });
+    rmSync(dirname(this.configFile), { recursive: true, force: true });
     return code;
   }
 }
