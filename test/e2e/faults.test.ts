@@ -82,7 +82,7 @@ await t.test('idle_timeout closes both sides of a silent connection', async (t) 
   const line = await daemon.accessLine((l) => l['sni'] === 'idle.test');
   t.equal(line['outcome'], 'forwarded');
   t.equal(line['reason'], 'idle_timeout');
-  t.ok(Number(line['durationMs']) >= 300, `idle for ${String(line['durationMs'])} ms`);
+  t.ok(Number(line['durationMs']) >= 290, `idle for (timers run on the loop's cached clock: 10 ms slack) ${String(line['durationMs'])} ms`);
   const up = silent.sockets[0];
   t.ok(up, 'upstream was connected');
   if (up !== undefined && !up.closed) await once(up, 'close');

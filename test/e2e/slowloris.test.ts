@@ -82,7 +82,10 @@ await t.test('1,000 one-byte-at-a-time hellos are closed at the timeout; others 
   t.ok(fetched > 0);
   const lines = await d.waitForCount((l) => l.msg === 'connection' && l['outcome'] === 'hello_timeout', CLIENTS);
   t.equal(lines.length, CLIENTS, 'every slow client ended as hello_timeout');
-  t.ok(lines.every((l) => Number(l['durationMs']) >= 2000), 'none before client_hello_timeout');
+  // Node arms timers against the event loop's cached clock, which lags the real clock by up to
+  // the length of the loop turn that accepted the burst; allow 100 ms for that.
+  const shortest = Math.min(...lines.map((l) => Number(l['durationMs'])));
+  t.ok(shortest >= 1900, `none closed before client_hello_timeout (shortest ${shortest} ms)`);
   const maxSent = Math.max(...sent.values());
   t.ok(maxSent < bytes.length, `no hello completed (at most ${maxSent} of ${bytes.length} bytes sent)`);
   const m = await d.metrics();
