@@ -10,6 +10,17 @@ export const CLI = resolve(import.meta.dirname, '../../../dist/cli.js');
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 
+/**
+ * The environment the CLI runs with: the test's own, minus NODE_OPTIONS, through which tap would
+ * load its process-info hooks (a loader thread) into the daemon — the daemon under test must run
+ * as an operator runs it.
+ */
+export function cliEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  return env;
+}
+
 export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;
@@ -18,7 +29,7 @@ export interface CliResult {
 
 /** Runs the CLI to completion with `args`. */
 export async function runCli(args: readonly string[], timeoutMs = 20_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
@@ -54,7 +65,7 @@ export class DaemonProcess {
   private constructor(configFile: string, prefix: readonly string[]) {
     this.configFile = configFile;
     const argv = [...prefix, process.execPath, CLI, 'run', '-c', configFile];
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() });
     this.exited = new Promise((res) => this.child.on('exit', (code) => res(code)));
     const rl = createInterface({ input: this.child.stdout! });
     rl.on('line', (text) => {
