@@ -1,17 +1,10 @@
 // workers: 2 through the built CLI: connections spread over both processes, /metrics is their
 // sum, a killed worker comes back while the other keeps serving, SIGTERM stops them all.
-import { get as httpsGet } from 'node:https';
 import t from 'tap';
 import { DaemonProcess, metric } from '../helpers/daemon.js';
-import { Origin } from '../helpers/origin.js';
-import { TestCa } from '../helpers/pki.js';
+import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 
-const ca = new TestCa();
-t.teardown(() => ca.cleanup());
-const leaf = ca.issue(['w.test']);
-const origin = new Origin('w', leaf);
-await origin.listen();
-t.teardown(() => origin.close());
+const { ca, origin } = await startTlsOrigin('w', ['w.test'], (fn) => t.teardown(fn));
 
 const d = await DaemonProcess.start(`
 listen:
@@ -28,14 +21,7 @@ await d.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
 const port = d.listenerPort();
 
 function hello(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpsGet({ host: '127.0.0.1', port, servername: 'w.test', ca: ca.caPem, path: '/hello', agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-  });
+  return fetchHello({ port, servername: 'w.test', caPem: ca.caPem });
 }
 
 const workerPids = (): number[] => d.lines.filter((l) => l.msg === 'worker started').map((l) => Number(l['workerPid']));

@@ -2,19 +2,12 @@
 // through the built daemon with real TLS clients.
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { get as httpsGet } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { DaemonProcess, metric } from '../helpers/daemon.js';
-import { Origin } from '../helpers/origin.js';
-import { TestCa } from '../helpers/pki.js';
+import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 
-const ca = new TestCa();
-t.teardown(() => ca.cleanup());
-const leaf = ca.issue(['edge.test']);
-const origin = new Origin('edge', leaf);
-await origin.listen();
-t.teardown(() => origin.close());
+const { ca, origin } = await startTlsOrigin('edge', ['edge.test'], (fn) => t.teardown(fn));
 
 const d = await DaemonProcess.start(`
 listen:
@@ -34,14 +27,7 @@ t.teardown(() => d.stop());
 const port = d.listenerPort();
 
 function hello(from = '127.0.0.1', to = port): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpsGet({ host: '127.0.0.1', port: to, localAddress: from, servername: 'edge.test', ca: ca.caPem, path: '/hello', agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-  });
+  return fetchHello({ port: to, servername: 'edge.test', caPem: ca.caPem, localAddress: from });
 }
 
 async function idle(from: string): Promise<Socket> {

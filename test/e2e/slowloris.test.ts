@@ -1,19 +1,12 @@
 // Slowloris: 1,000 clients dribbling a real ClientHello one byte at a time are all closed at
 // client_hello_timeout, while a normal client keeps being served (issue 8, "Faults").
-import { get as httpsGet } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { DaemonProcess, metric } from '../helpers/daemon.js';
 import { captureNodeTls } from '../helpers/hello-capture.js';
-import { Origin } from '../helpers/origin.js';
-import { TestCa } from '../helpers/pki.js';
+import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 
-const ca = new TestCa();
-t.teardown(() => ca.cleanup());
-const leaf = ca.issue(['slow.test']);
-const origin = new Origin('slow', leaf);
-await origin.listen();
-t.teardown(() => origin.close());
+const { ca, origin } = await startTlsOrigin('slow', ['slow.test'], (fn) => t.teardown(fn));
 
 const d = await DaemonProcess.start(`
 listen:
@@ -30,14 +23,7 @@ t.teardown(() => d.stop());
 const port = d.listenerPort();
 
 function hello(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpsGet({ host: '127.0.0.1', port, servername: 'slow.test', ca: ca.caPem, path: '/hello', agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => { body += c.toString(); });
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-  });
+  return fetchHello({ port, servername: 'slow.test', caPem: ca.caPem });
 }
 
 await t.test('1,000 one-byte-at-a-time hellos are closed at the timeout; others are served', async (t) => {

@@ -2,9 +2,9 @@
 // test knows the exact bytes that crossed each TCP connection (what the forwarder must count).
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createHttpsServer, get as httpsGet, type Server as HttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Leaf } from './pki.js';
+import { TestCa, type Leaf } from './pki.js';
 
 /** Bytes of one finished TCP connection as the origin saw them. */
 export interface OriginConnection {
@@ -124,3 +124,33 @@ export function blobSha256(size: number): string {
 
 /** The repeating chunk, for uploads. */
 export { CHUNK as PATTERN_CHUNK };
+
+/** A test CA, one certificate for `names`, and an Origin serving it; all cleaned up through `teardown`. */
+export async function startTlsOrigin(
+  name: string,
+  names: readonly string[],
+  teardown: (fn: () => unknown) => void,
+): Promise<{ ca: TestCa; leaf: Leaf; origin: Origin }> {
+  const ca = new TestCa();
+  teardown(() => ca.cleanup());
+  const leaf = ca.issue(names);
+  const origin = new Origin(name, leaf);
+  await origin.listen();
+  teardown(() => origin.close());
+  return { ca, leaf, origin };
+}
+
+/** GET /hello over HTTPS to 127.0.0.1:port with SNI `servername`, trusting `caPem`; the body. */
+export function fetchHello(opts: { port: number; servername: string; caPem: string; localAddress?: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet({
+      host: '127.0.0.1', port: opts.port, servername: opts.servername, ca: opts.caPem, path: '/hello', agent: false,
+      ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+    }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+}
