@@ -1,0 +1,199 @@
+// The data path on real loopback sockets, once per data path: bytes arrive intact both ways,
+// half-closes pass through, backpressure bounds what waits in memory, and the end is reported
+// once with the right kind.
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import t from 'tap';
+import { bulkBuffers, relay, type DataPath, type RelayEnd } from '../../src/relay/pipe.js';
+import { userBuffersAvailable } from '../../src/relay/user-buffer.js';
+
+/** A listening server whose connections are handed to `take` (one at a time, in order). */
+async function listen(): Promise<{ server: Server; port: number; next: () => Promise<Socket> }> {
+  const queue: Socket[] = [];
+  const waiters: ((s: Socket) => void)[] = [];
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    const w = waiters.shift();
+    if (w === undefined) queue.push(s);
+    else w(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const next = (): Promise<Socket> => {
+    const s = queue.shift();
+    return s === undefined ? new Promise((resolve) => waiters.push(resolve)) : Promise.resolve(s);
+  };
+  return { server, port: (server.address() as AddressInfo).port, next };
+}
+
+const front = await listen();
+const back = await listen();
+
+interface Pair {
+  /** The test's client, connected to the front. */
+  readonly client: Socket;
+  /** The front's side of the client connection (what the daemon accepted). */
+  readonly accepted: Socket;
+  /** The connection to the backend (what the daemon dialled). */
+  readonly upstream: Socket;
+  /** The backend's side of that connection. */
+  readonly backend: Socket;
+}
+
+/** A client connected through the front and a dialled connection to the backend, not relayed yet. */
+async function pair(): Promise<Pair> {
+  const client = connect({ port: front.port, host: '127.0.0.1', allowHalfOpen: true });
+  client.on('error', () => {});
+  const accepted = await front.next();
+  const upstream = connect({ port: back.port, host: '127.0.0.1', allowHalfOpen: true, noDelay: true });
+  upstream.on('error', () => {});
+  await once(upstream, 'connect');
+  const backend = await back.next();
+  t.teardown(() => {
+    for (const s of [client, accepted, upstream, backend]) s.destroy();
+  });
+  return { client, accepted, upstream, backend };
+}
+
+/** Starts the relay; resolves with how it ended. */
+function startRelay(p: Pair, head: Uint8Array, path: DataPath, idleMs = 30_000): Promise<RelayEnd> {
+  return new Promise((resolve) => relay(p.accepted, p.upstream, head, idleMs, resolve, path));
+}
+
+/** Everything a socket receives until its end, hashed; the socket stays open for writing. */
+async function drain(s: Socket): Promise<{ bytes: number; sha: string }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  // Not `for await`: the iterator destroys the socket at the end, and half-close tests write after it.
+  s.on('data', (chunk: Buffer) => {
+    h.update(chunk);
+    bytes += chunk.length;
+  });
+  await once(s, 'end');
+  return { bytes, sha: h.digest('hex') };
+}
+
+/** Writes `data` in pieces with backpressure, then ends. */
+async function send(s: Socket, data: Buffer): Promise<void> {
+  for (let i = 0; i < data.length; i += 1 << 20) {
+    if (!s.write(data.subarray(i, i + (1 << 20)))) await once(s, 'drain');
+  }
+  s.end();
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const paths: readonly DataPath[] = ['user-buffers', 'streams'];
+
+t.ok(userBuffersAvailable, 'this Node lets the relay read into its own buffers (else only the streams path runs)');
+
+for (const path of paths) {
+  await t.test(`${path}: 24 MiB each way at once, byte for byte, then a normal end`, async (t) => {
+    const p = await pair();
+    const up = randomBytes(24 << 20);
+    const down = randomBytes(24 << 20);
+    const ended = startRelay(p, Buffer.alloc(0), path);
+    const [atBackend, atClient] = await Promise.all([drain(p.backend), drain(p.client), send(p.client, up), send(p.backend, down)]);
+    t.same(atBackend, { bytes: up.length, sha: sha(up) }, 'upload intact');
+    t.same(atClient, { bytes: down.length, sha: sha(down) }, 'download intact');
+    t.same(await ended, { kind: 'closed' }, 'ended as closed');
+    t.equal(p.upstream.bytesWritten, up.length, 'upstream bytesWritten counts the upload');
+    t.equal(p.accepted.bytesWritten, down.length, 'client bytesWritten counts the download');
+  });
+
+  await t.test(`${path}: head first, then bytes that arrived before the relay, then the client's FIN`, async (t) => {
+    const p = await pair();
+    p.client.write('HEAD');
+    const [first] = (await once(p.accepted, 'data')) as [Buffer];
+    p.accepted.pause();
+    p.client.end('early bytes');
+    // Wait until the early bytes sit in the accepted socket's buffer, as they do while the
+    // daemon dials the upstream.
+    while (p.accepted.readableLength < 'early bytes'.length) await once(p.accepted, 'readable');
+    const ended = startRelay(p, first, path);
+    const atBackend = await drain(p.backend);
+    t.equal(atBackend.sha, sha(Buffer.from('HEADearly bytes')), 'upstream got head, early bytes, in order, then EOF');
+    p.backend.end('reply after the half-close');
+    const atClient = await drain(p.client);
+    t.equal(atClient.sha, sha(Buffer.from('reply after the half-close')), 'the other direction kept flowing');
+    t.same(await ended, { kind: 'closed' });
+  });
+
+  await t.test(`${path}: a FIN that came (and was emitted) before the relay is passed on`, async (t) => {
+    const p = await pair();
+    p.client.end('HELLO');
+    const [first] = (await once(p.accepted, 'data')) as [Buffer];
+    p.accepted.pause();
+    await once(p.accepted, 'end');
+    const ended = startRelay(p, first, path);
+    t.equal((await drain(p.backend)).sha, sha(Buffer.from('HELLO')), 'upstream got the head and EOF');
+    p.backend.end('answer');
+    t.equal((await drain(p.client)).sha, sha(Buffer.from('answer')), 'client got the answer');
+    t.same(await ended, { kind: 'closed' });
+  });
+
+  await t.test(`${path}: a slow reader holds the relay back; at most ~one buffer waits in memory`, async (t) => {
+    const p = await pair();
+    const data = randomBytes(8 << 20);
+    const ended = startRelay(p, Buffer.alloc(0), path);
+    let maxHeld = 0;
+    let sawQueue = false;
+    // The client takes 1 KiB per event-loop turn: far slower than loopback, so the relay's
+    // writes to it queue and the relay must stop reading the backend.
+    const h = createHash('sha256');
+    let got = 0;
+    const done = (async () => {
+      await send(p.backend, data);
+    })();
+    p.client.pause();
+    for (;;) {
+      const held = p.accepted.writableLength + p.upstream.readableLength;
+      if (p.accepted.writableLength > 0) sawQueue = true;
+      maxHeld = Math.max(maxHeld, held);
+      const chunk = p.client.read(1024) as Buffer | null;
+      if (chunk !== null) {
+        h.update(chunk);
+        got += chunk.length;
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      if (p.client.readableEnded) break;
+      await Promise.race([once(p.client, 'readable'), once(p.client, 'end')]);
+      if (got === data.length && p.client.readableLength === 0) {
+        if (p.client.readableEnded) break;
+      }
+    }
+    await done;
+    t.equal(got, data.length, 'all bytes arrived');
+    t.equal(h.digest('hex'), sha(data), 'intact');
+    t.ok(sawQueue, 'the relay had writes queued to the client (backpressure was exercised)');
+    t.ok(maxHeld <= 512 * 1024, `relay held at most ${maxHeld} bytes in memory (≤ 512 KiB)`);
+    p.client.end();
+    t.same(await ended, { kind: 'closed' });
+  });
+
+  await t.test(`${path}: an upstream reset ends the relay as an upstream error and closes the client`, async (t) => {
+    const p = await pair();
+    const ended = startRelay(p, Buffer.from('x'), path);
+    await once(p.backend, 'data');
+    p.backend.resetAndDestroy();
+    const end = await ended;
+    t.equal(end.kind, 'error');
+    t.equal(end.kind === 'error' ? end.side : null, 'upstream');
+    t.ok(p.accepted.destroyed && p.upstream.destroyed, 'both sides destroyed');
+  });
+
+  await t.test(`${path}: nothing either way for idle_timeout ends it as idle`, async (t) => {
+    const p = await pair();
+    const ended = startRelay(p, Buffer.alloc(0), path, 50);
+    t.same(await ended, { kind: 'idle' });
+    t.ok(p.accepted.destroyed && p.upstream.destroyed, 'both sides destroyed');
+    p.client.resume();
+    // A FIN ('end') or, if the kernel answered with a reset, 'close' (either maybe emitted already).
+    if (!p.client.readableEnded && !p.client.closed) await Promise.race([once(p.client, 'end'), once(p.client, 'close')]);
+    t.pass('the client saw its connection end');
+  });
+}
+
+t.equal(bulkBuffers.inUse, 0, 'every bulk buffer went back to the pool when its relay ended');
