@@ -78,6 +78,37 @@ routes:
   const promStartedAt = Date.now();
 
   const access = (match: (l: LogLine) => boolean): Promise<LogLine> => d.accessLine(match);
+
+  // First, while Prometheus takes its few seconds to start scraping the new target.
+  await t.test('workers: 2 — the aggregated /metrics lints clean, build_info is 1, limits sum', async (t) => {
+    const wOrigin = new Origin('workers', leaf);
+    await wOrigin.listen();
+    t.teardown(() => wOrigin.close());
+    const w = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+workers: 2
+limits:
+  max_connections: 300
+routes:
+  - hosts: ["bytes.test"]
+    upstream: "127.0.0.1:${wOrigin.port}"
+`);
+    t.teardown(() => w.stop());
+    await w.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
+    t.equal(await fetchHello({ port: w.listenerPort(), servername: 'bytes.test', caPem: ca.caPem }), 'hello from workers\n');
+    await w.accessLine((l) => l['outcome'] === 'forwarded');
+    const body = await (await fetch(`${w.metricsUrl}/metrics`)).text();
+    const lint = await promtool(['check', 'metrics'], body);
+    t.equal(lint.code, 0, 'promtool check metrics exits 0');
+    t.equal(lint.stdout + lint.stderr, '', 'and prints nothing');
+    const m = parseMetrics(body);
+    t.equal(m.get(metric('sni_forwarder_build_info', { version: VERSION, node_version: process.version })), 1, 'build_info 1, not 2');
+    t.equal(m.get('sni_forwarder_max_connections'), 600, 'max_connections: 300 per worker, summed');
+  });
+
   const refused = (opts: { servername: string; port?: number; localAddress?: string }): Promise<string> =>
     fetchHello({ port: opts.port ?? ownPort, servername: opts.servername, caPem: ca.caPem, ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }) })
       .then((body) => `unexpected answer: ${body}`, (err: unknown) => String(err));
@@ -286,31 +317,6 @@ routes:
     }
   });
 
-  await t.test('workers: 2 — the aggregated /metrics lints clean, build_info is 1, limits sum', async (t) => {
-    const w = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
-workers: 2
-limits:
-  max_connections: 300
-routes:
-  - hosts: ["long.test"]
-    upstream: "127.0.0.1:${longOrigin.port}"
-`);
-    t.teardown(() => w.stop());
-    await w.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
-    t.equal(await fetchHello({ port: w.listenerPort(), servername: 'long.test', caPem: ca.caPem }), 'hello from long\n');
-    await w.accessLine((l) => l['outcome'] === 'forwarded');
-    const body = await (await fetch(`${w.metricsUrl}/metrics`)).text();
-    const lint = await promtool(['check', 'metrics'], body);
-    t.equal(lint.code, 0, 'promtool check metrics exits 0');
-    t.equal(lint.stdout + lint.stderr, '', 'and prints nothing');
-    const m = parseMetrics(body);
-    t.equal(m.get(metric('sni_forwarder_build_info', { version: VERSION, node_version: process.version })), 1, 'build_info 1, not 2');
-    t.equal(m.get('sni_forwarder_max_connections'), 600, 'max_connections: 300 per worker, summed');
-  });
 }
 
 interface Dashboard {

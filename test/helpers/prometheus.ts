@@ -124,10 +124,12 @@ export class Prometheus {
     }
   }
 
-  /** SIGTERM by PID, wait for the exit, remove the config and TSDB. */
+  /** SIGTERM by PID (SIGKILL if it has not exited 10 s later), wait for the exit, remove the config and TSDB. */
   async stop(): Promise<void> {
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGTERM');
+    const kill = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
     await this.exited;
+    clearTimeout(kill);
     rmSync(this.#dir, { recursive: true, force: true });
   }
 }
