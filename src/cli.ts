@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // Command-line wiring only; each subcommand lives in src/commands/ (SPEC §2).
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { checkCommand } from './commands/check.js';
 import { probeCommand, type ProbeCommandOptions } from './commands/probe.js';
@@ -9,13 +8,9 @@ import { routeCommand } from './commands/route.js';
 import { runCommand } from './commands/run.js';
 import { ConfigError } from './errors.js';
 import { HOSTS_FORMATS, type HostsFormat } from './registry/hosts-file.js';
+import { packageVersion } from './version.js';
 
 const DEFAULT_CONFIG = '/etc/sni-forwarder/config.yaml';
-
-function packageVersion(): string {
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
-}
 
 /** Prints an error as users should see it: one sentence, a stack trace only with --debug. */
 function fail(err: unknown, debug: boolean): never {

@@ -6,6 +6,7 @@ import { takeInheritedSockets } from '../daemon/socket-activation.js';
 import { onPrimaryMessage, reportMetricsToPrimary, runPrimary, tellPrimary, workerCount } from '../daemon/workers.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
+import { packageVersion } from '../version.js';
 
 /**
  * `run`: starts the daemon on `file` and keeps it running until SIGTERM/SIGINT (SPEC §2, §6).
@@ -28,7 +29,7 @@ export async function runCommand(file: string): Promise<void> {
   }
   if (worker === undefined) log.info({ config: file, node: process.version }, 'starting');
   const inherited = worker === undefined ? await takeInheritedSockets() : [];
-  const metrics = new Metrics();
+  const metrics = new Metrics(undefined, { version: packageVersion() });
   const daemon = await Daemon.start(config, log, { metrics, inherited, serveMetrics: worker === undefined });
   const reloader = new Reloader(file, daemon, log);
   let stopping = false;

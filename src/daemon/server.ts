@@ -183,6 +183,7 @@ export class Daemon {
       : new UpstreamResolver(config.resolver, (result) => this.metrics.dnsLookups.inc({ result }));
     const router = Router.compile(config.routes);
     for (const r of router.routes) this.metrics.touchHost(r.pattern);
+    this.metrics.maxConnections.set(config.limits.maxConnections);
     this.#log.level = config.log.level;
     this.#env = {
       router,

@@ -6,6 +6,9 @@ const PREFIX = 'sni_forwarder_';
 /** Upload is client→upstream, download upstream→client (SPEC §5). */
 export type Direction = 'upload' | 'download';
 
+/** prom-client default gauges whose names end in _total (promlint: only counters may). */
+const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 /** Result label of sni_forwarder_dns_lookups_total. */
 export type DnsLookupResult = 'hit' | 'miss' | 'stale' | 'failure';
 
@@ -23,8 +26,11 @@ export class Metrics {
   readonly configReloads: Counter<'result'>;
   readonly clientHelloBytes: Histogram;
   readonly dnsLookups: Counter<'result'>;
+  readonly buildInfo: Gauge<'version' | 'node_version'>;
+  readonly maxConnections: Gauge;
 
-  constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
+  /** `version` labels sni_forwarder_build_info (the package.json version; "unknown" if not given). */
+  constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean; version?: string } = {}) {
     this.registry = registry;
     const registers = [registry];
     this.bytes = new Counter({
@@ -79,11 +85,30 @@ export class Metrics {
       labelNames: ['result'],
       registers,
     });
+    this.buildInfo = new Gauge({
+      name: `${PREFIX}build_info`,
+      help: 'Always 1; the labels say which version runs on which Node.js.',
+      labelNames: ['version', 'node_version'],
+      // Every worker runs the same build: 1 across a cluster, not the number of workers.
+      aggregator: 'max',
+      registers,
+    });
+    this.maxConnections = new Gauge({
+      name: `${PREFIX}max_connections`,
+      help: 'limits.max_connections: open connections allowed at once (per process; summed over workers).',
+      registers,
+    });
+    this.buildInfo.set({ version: opts.version ?? 'unknown', node_version: process.version }, 1);
     // Make the zero values visible from the start, so rate() and alerts work before traffic.
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
     for (const result of ['hit', 'miss', 'stale', 'failure']) this.dnsLookups.inc({ result }, 0);
     this.active.set({ host: '' }, 0);
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+    if (opts.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: registry });
+      // A gauge named *_total fails `promtool check metrics`; nodejs_active_{handles,requests,resources}
+      // (by type) carry the same numbers under conforming names.
+      for (const name of NON_CONFORMING_DEFAULTS) registry.removeSingleMetric(name);
+    }
   }
 
   /** Pre-registers the zero series for a route host so dashboards see it before traffic. */
