@@ -23,6 +23,7 @@ export class Metrics {
   readonly configReloads: Counter<'result'>;
   readonly clientHelloBytes: Histogram;
   readonly dnsLookups: Counter<'result'>;
+  readonly lastFailure: Gauge<'host' | 'outcome'>;
 
   constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean } = {}) {
     this.registry = registry;
@@ -79,6 +80,14 @@ export class Metrics {
       labelNames: ['result'],
       registers,
     });
+    this.lastFailure = new Gauge({
+      name: `${PREFIX}last_failure_timestamp_seconds`,
+      help: 'Unix time of the last connection that ended with this outcome (every outcome but forwarded), by route host.',
+      labelNames: ['host', 'outcome'],
+      // Across a cluster the newest time any worker saw is the answer, not a sum of times.
+      aggregator: 'max',
+      registers,
+    });
     // Make the zero values visible from the start, so rate() and alerts work before traffic.
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
     for (const result of ['hit', 'miss', 'stale', 'failure']) this.dnsLookups.inc({ result }, 0);
@@ -93,9 +102,10 @@ export class Metrics {
     this.active.inc({ host }, 0);
   }
 
-  /** Counts one finished connection. */
-  countOutcome(host: string, outcome: Outcome): void {
+  /** Counts one finished connection; a failure also stamps its time (`nowMs`, default now). */
+  countOutcome(host: string, outcome: Outcome, nowMs: number = Date.now()): void {
     this.connections.inc({ host, outcome });
+    if (outcome !== 'forwarded') this.lastFailure.set({ host, outcome }, nowMs / 1000);
   }
 }
 
