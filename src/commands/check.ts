@@ -14,7 +14,7 @@ export async function checkCommand(file: string, out: (line: string) => void = c
 export function describeConfig(config: Config): string[] {
   const lines: string[] = [`${config.file}: ok`];
   for (const l of config.listen) lines.push(`listen   ${formatHostPort(l.address)} ${l.protocol}`);
-  lines.push(`metrics  ${formatHostPort(config.metrics.address)} (/metrics /healthz /readyz)`);
+  lines.push(`metrics  ${formatHostPort(config.metrics.address)} (status page /, /metrics /healthz /readyz)`);
   const lim = config.limits;
   lines.push(
     `limits   client_hello_timeout=${formatDuration(lim.clientHelloTimeoutMs)} connect_timeout=${formatDuration(lim.connectTimeoutMs)} ` +
