@@ -27,7 +27,7 @@ await t.test('label values and routes are escaped wherever they appear', async (
   const html = await page(HOSTILE);
   t.notMatch(html, /<script/i, 'no script element');
   t.notMatch(html, ':443 <b>', 'no markup from a route target');
-  t.match(html, `<td>${ESCAPED}</td>`, 'the host cell');
+  t.match(html, `<td data-key="host">${ESCAPED}</td>`, 'the host cell');
   t.match(html, `data-host="${ESCAPED}"`, 'the row attribute');
   t.match(html, `<code>${ESCAPED}:443 &lt;b&gt;</code>`, 'the route target');
   t.match(html, `&quot;${ESCAPED}&quot;`, 'the route origin');
@@ -41,7 +41,10 @@ await t.test('a self-contained page that refreshes itself', async (t) => {
   t.match(html, `<meta http-equiv="refresh" content="${STATUS_REFRESH_SECONDS}">`);
   t.notMatch(html, /<script|<link|<img|<iframe|src=|url\(|@import/i, 'nothing loaded, nothing run');
   t.same([...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]), ['/metrics'], 'the one link is relative');
-  t.match(html, '<td>upstream_unreachable, 10 s ago</td>'.replace('<td>', '<td data-value="1000000" title="1970-01-12 13:46:40 UTC">'));
+  t.match(html, '<td data-key="last_failure" data-value="1000000" title="1970-01-12 13:46:40 UTC">upstream_unreachable, 10 s ago</td>');
+  t.match(html, '<td class="n bad" data-key="refused:upstream_unreachable" data-value="1">1</td>', 'a failure count stands out');
+  t.match(html, '<th class="group" colspan="1">refused or failed</th>');
+  t.match(html, '<th class="n" data-key="refused:upstream_unreachable">upstream_<wbr>unreachable</th>', 'long outcome names may wrap');
   t.match(html, '<h2>Routes (1)</h2>');
 });
 
@@ -50,5 +53,6 @@ await t.test('routes: none configured, or not known', async (t) => {
   const m = new Metrics(new Registry(), { defaultMetrics: false });
   const html = renderStatusPage(buildStatusReport(parseExposition(await m.registry.metrics())), null, 0);
   t.match(html, 'Routes are not available here.');
-  t.match(html, '<tr data-host=""><td>(no route)</td>', 'a fresh daemon has the unrouted row');
+  t.match(html, '<tr data-host=""><td data-key="host">(no route)</td>', 'a fresh daemon has the unrouted row');
+  t.notMatch(html, 'refused or failed', 'no failure columns before any failure');
 });
