@@ -3,7 +3,7 @@
 // loading the page (rendered DOM and a screenshot). Expected figures come from the access
 // lines, the daemon's own independent record of each connection.
 // STATUS_SCREENSHOT=docs/status.png also keeps Chromium's screenshot there (the README's picture).
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -229,4 +229,51 @@ await t.test('headless Chromium renders the page', {
   t.ok(bytes.length > 10_000, `${bytes.length} bytes: more than a blank page`);
   const keep = process.env['STATUS_SCREENSHOT'];
   if (keep !== undefined && keep !== '') copyFileSync(png, keep);
+});
+
+await t.test('the routes on the page follow a reload', async (t) => {
+  const yaml = readFileSync(d.configFile, 'utf8').replace('routes:\n', 'routes:\n  - hosts: ["added.test"]\n    port: 8443\n');
+  writeFileSync(d.configFile, yaml);
+  const seen = d.lines.length;
+  d.child.kill('SIGHUP');
+  await d.waitFor((l) => d.lines.indexOf(l) >= seen && l.msg === 'reloaded');
+  const html = await (await fetch(`${d.metricsUrl}/`, { signal: AbortSignal.timeout(5000) })).text();
+  t.match(html, '<tr><td><code>added.test</code></td><td><code>&lt;sni name&gt;:8443 via resolver</code></td>');
+  t.match(html, '<h2>Routes (4)</h2>');
+  t.ok(hostTable(html).has('added.test'), 'and the new host has its row');
+});
+
+await t.test('with workers: 2 both views show the sum over the workers and the routes', async (t) => {
+  const c = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+workers: 2
+routes:
+  - hosts: ["registry.test"]
+    upstream: "127.0.0.1:${origin.port}"
+`);
+  t.teardown(() => c.stop());
+  await c.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
+  const cport = c.listenerPort();
+  for (let i = 0; i < 6; i++) t.equal(await fetchHello({ port: cport, servername: 'registry.test', caPem: ca.caPem }), 'hello from status\n');
+  const s = tlsConnect({ host: '127.0.0.1', port: cport, servername: 'nope.test', ca: ca.caPem });
+  await new Promise((resolve) => s.on('error', () => {}).on('close', resolve));
+  const lines = await c.waitForCount((l) => l.msg === 'connection', 7);
+  t.comment(`served by ${new Set(lines.map((l) => l['pid'])).size} worker process(es)`);
+  const up = lines.filter((l) => l['outcome'] === 'forwarded').reduce((n, l) => n + Number(l['bytesUp']), 0);
+
+  const html = await (await fetch(`${c.metricsUrl}/`, { signal: AbortSignal.timeout(5000) })).text();
+  const rows = hostTable(html);
+  t.equal(rows.get('registry.test')?.['forwarded']?.value, 6);
+  t.equal(rows.get('registry.test')?.['upload']?.value, up);
+  t.equal(rows.get('')?.['refused:not_allowed']?.value, 1);
+  t.match(rows.get('')?.['last_failure']?.text, /^not_allowed, \d+ s ago$/);
+  t.match(html, `<td><code>127.0.0.1:${origin.port}</code></td>`, 'the primary lists the routes');
+  t.notMatch(html, '<span>up ', 'no uptime: the primary omits process_start_time_seconds');
+
+  const r = await runCli(['status', '--metrics', c.metricsUrl]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(textRow(r.stdout, 'registry.test')?.[4], '6');
 });
