@@ -64,19 +64,19 @@ export class MetricsServer {
     this.#server.keepAliveTimeout = 5000;
   }
 
+  /** GET /: the page, or a 500 naming the error (the page is a convenience; the daemon serves on). */
   #statusPage(res: ServerResponse): void {
-    this.#metrics.metrics().then(
-      (text) => {
-        const page = renderStatusPage(buildStatusReport(parseExposition(text)), this.#routes?.() ?? null, Date.now() / 1000);
-        res.writeHead(200, {
+    this.#metrics.metrics()
+      .then((text) => renderStatusPage(buildStatusReport(parseExposition(text)), this.#routes?.() ?? null, Date.now() / 1000))
+      .then(
+        (page) => res.writeHead(200, {
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',
           'content-security-policy': STATUS_CSP,
           'x-content-type-options': 'nosniff',
-        }).end(page);
-      },
-      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`),
-    );
+        }).end(page),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`status page failed: ${String(err)}\n`),
+      );
   }
 
   /** Binds the address; resolves with the bound address, rejects on EADDRINUSE and friends. */
