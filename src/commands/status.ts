@@ -1,7 +1,7 @@
 import { formatHostPort } from '../config/address.js';
 import { loadConfig } from '../config/load.js';
 import type { HostPort } from '../config/types.js';
-import { errorCode } from '../errors.js';
+import { ConfigError, errorCode } from '../errors.js';
 import { parseExposition } from '../observe/exposition.js';
 import { buildStatusReport, statusSummary, statusTable, type StatusReport } from '../observe/status.js';
 
@@ -19,7 +19,7 @@ export interface StatusCommandOptions {
  * one-line error when the daemon cannot be reached or does not answer with its metrics.
  */
 export async function statusCommand(opts: StatusCommandOptions, out: (line: string) => void = console.log): Promise<void> {
-  const url = opts.metrics !== undefined ? metricsUrl(opts.metrics) : metricsUrlFor((await loadConfig(opts.config)).metrics.address);
+  const url = opts.metrics !== undefined ? metricsUrl(opts.metrics) : metricsUrlFor(await configuredAddress(opts.config));
   const timeoutMs = parseTimeoutMs(opts.timeout ?? '5');
   const text = await fetchMetrics(url, timeoutMs);
   const report = buildStatusReport(parseExposition(text));
@@ -29,6 +29,16 @@ export async function statusCommand(opts: StatusCommandOptions, out: (line: stri
     return;
   }
   for (const line of describeStatus(report, now, url)) out(line);
+}
+
+/** metrics.address of the config; a config that cannot be used says --metrics is the other way. */
+async function configuredAddress(file: string): Promise<HostPort> {
+  try {
+    return (await loadConfig(file)).metrics.address;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(err.problems.map((p, i) => (i === 0 ? { ...p, message: `${p.message} (or name the daemon with --metrics URL)` } : p)), { cause: err });
+  }
 }
 
 /** The /metrics URL for `--metrics`: a bare origin ("http://10.0.0.5:9464") gets the /metrics path. */

@@ -197,6 +197,9 @@ await t.test('status says so in one line when the daemon is not there', async (t
   const bad = await runCli(['status', '--metrics', 'ftp://x']);
   t.equal(bad.code, 1);
   t.equal(bad.stderr, 'sni-forwarder: --metrics: expected an http or https URL, got "ftp://x"\n');
+  const noConfig = await runCli(['status', '-c', '/nonexistent/sni-forwarder.yaml']);
+  t.equal(noConfig.code, 1);
+  t.equal(noConfig.stderr, '/nonexistent/sni-forwarder.yaml:1:1: cannot read config: ENOENT (or name the daemon with --metrics URL)\n');
 });
 
 /** Chromium flags for a headless run as root that talks to nothing but loopback. */
