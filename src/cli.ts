@@ -6,6 +6,7 @@ import { probeCommand, type ProbeCommandOptions } from './commands/probe.js';
 import { hostsCommand } from './commands/hosts.js';
 import { routeCommand } from './commands/route.js';
 import { runCommand } from './commands/run.js';
+import { statusCommand, type StatusCommandOptions } from './commands/status.js';
 import { ConfigError } from './errors.js';
 import { HOSTS_FORMATS, type HostsFormat } from './registry/hosts-file.js';
 import { packageVersion } from './version.js';
@@ -52,6 +53,21 @@ program
   .action(async (opts: { config: string }) => {
     try {
       await checkCommand(opts.config);
+    } catch (err) {
+      fail(err, debug());
+    }
+  });
+
+program
+  .command('status')
+  .description("show the running daemon's per-host connections and bytes, read from its /metrics")
+  .option('--metrics <url>', 'the metrics address to ask, e.g. http://127.0.0.1:9464 (default: metrics.address of the config)')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .option('--json', 'print the figures as JSON')
+  .option('--timeout <seconds>', 'for the request', '5')
+  .action(async (opts: StatusCommandOptions) => {
+    try {
+      await statusCommand(opts);
     } catch (err) {
       fail(err, debug());
     }

@@ -2,7 +2,7 @@ import { formatHostPort } from '../config/address.js';
 import { formatDuration } from '../config/duration.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { Router } from '../decide/router.js';
+import { describeRouteTarget, Router } from '../decide/router.js';
 
 /** `check`: validates `file` and prints the effective configuration and route table (SPEC §2). */
 export async function checkCommand(file: string, out: (line: string) => void = console.log): Promise<void> {
@@ -14,7 +14,7 @@ export async function checkCommand(file: string, out: (line: string) => void = c
 export function describeConfig(config: Config): string[] {
   const lines: string[] = [`${config.file}: ok`];
   for (const l of config.listen) lines.push(`listen   ${formatHostPort(l.address)} ${l.protocol}`);
-  lines.push(`metrics  ${formatHostPort(config.metrics.address)} (/metrics /healthz /readyz)`);
+  lines.push(`metrics  ${formatHostPort(config.metrics.address)} (status page /, /metrics /healthz /readyz)`);
   const lim = config.limits;
   lines.push(
     `limits   client_hello_timeout=${formatDuration(lim.clientHelloTimeoutMs)} connect_timeout=${formatDuration(lim.connectTimeoutMs)} ` +
@@ -27,10 +27,7 @@ export function describeConfig(config: Config): string[] {
   lines.push(`routes (${routes.length}):`);
   const width = Math.max(...routes.map((r) => r.pattern.length), 4);
   for (const r of routes) {
-    const target = r.upstream !== null
-      ? formatHostPort(r.upstream)
-      : `<sni name>:${r.port === null ? "<listener's port>" : String(r.port)} via resolver`;
-    lines.push(`  ${r.pattern.padEnd(width)}  -> ${target}  (${r.origin})`);
+    lines.push(`  ${r.pattern.padEnd(width)}  -> ${describeRouteTarget(r)}  (${r.origin})`);
   }
   return lines;
 }

@@ -8,11 +8,12 @@ import { UpstreamResolver } from '../connect/resolver.js';
 import { Connection, type ConnectionEnv, type ListenerInfo } from '../connection.js';
 import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
-import { Router } from '../decide/router.js';
+import { describeRouteTarget, Router } from '../decide/router.js';
 import { errorCode } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
+import type { RouteRow } from '../observe/status-page.js';
 import type { InheritedSocket } from './socket-activation.js';
 
 /**
@@ -68,6 +69,11 @@ export async function listenMetrics(http: MetricsServer, config: Config, log: Lo
   return bound;
 }
 
+/** The routes of a compiled router as the status page lists them. */
+export function routeRows(router: Router): RouteRow[] {
+  return router.routes.map((r) => ({ pattern: r.pattern, target: describeRouteTarget(r), origin: r.origin }));
+}
+
 /** What a reload changed, for its log line. */
 export interface ReloadSummary {
   readonly added: readonly string[];
@@ -101,7 +107,9 @@ export class Daemon {
     this.#log = log;
     this.metrics = opts.metrics ?? new Metrics();
     this.#inherited = [...(opts.inherited ?? [])];
-    this.#http = opts.serveMetrics === false ? null : new MetricsServer(this.metrics.registry, () => this.#ready);
+    this.#http = opts.serveMetrics === false
+      ? null
+      : new MetricsServer(this.metrics.registry, () => this.#ready, () => (this.#env === null ? [] : routeRows(this.#env.router)));
   }
 
   /**

@@ -10,7 +10,8 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import type { Metrics } from '../observe/metrics.js';
-import { listenMetrics } from './server.js';
+import { Router } from '../decide/router.js';
+import { listenMetrics, routeRows } from './server.js';
 
 /** Messages between the primary and its workers over the cluster IPC channel. */
 export type WorkerMessage =
@@ -66,8 +67,10 @@ export async function runPrimary(file: string, config: Config, log: Logger): Pro
   const aggregator = new AggregatorRegistry();
   const ready = new Set<number>();
   let stopping = false;
+  // The routes the status page lists: the primary's own view, replaced by each valid reload.
+  let routes = routeRows(Router.compile(config.routes));
   const http = new MetricsServer({ contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
-    () => !stopping && ready.size >= count);
+    () => !stopping && ready.size >= count, () => routes);
   await listenMetrics(http, config, log);
 
   const startedAt = new Map<number, number>();
@@ -117,7 +120,10 @@ export async function runPrimary(file: string, config: Config, log: Logger): Pro
     if (stopping) return;
     // Validate once here, so an invalid file is one log line, not one per worker.
     loadConfig(file).then(
-      () => broadcast({ type: 'sni-forwarder:reload' }),
+      (next) => {
+        routes = routeRows(Router.compile(next.routes));
+        broadcast({ type: 'sni-forwarder:reload' });
+      },
       (err: unknown) => {
         log.error({ config: file, problem: err instanceof ConfigError || err instanceof Error ? err.message : String(err) },
           'reload rejected: keeping the running configuration');

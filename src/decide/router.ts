@@ -1,7 +1,7 @@
 // The allowlist: which route, if any, a server name matches (SPEC §3 "Host patterns"). Pure and
 // compiled once per config (STYLE §5); a reload compiles a new Router and swaps it in.
 
-import { validateHostname } from '../config/address.js';
+import { formatHostPort, validateHostname } from '../config/address.js';
 import type { HostPort, RouteConfig } from '../config/types.js';
 
 /** One allowed host pattern and where it connects; `pattern` is the metrics `host` label. */
@@ -71,4 +71,11 @@ export class Router {
   get routes(): readonly Route[] {
     return this.#routes;
   }
+}
+
+/** Where a route connects, as `check` and the status page print it. */
+export function describeRouteTarget(r: Route): string {
+  return r.upstream !== null
+    ? formatHostPort(r.upstream)
+    : `<sni name>:${r.port === null ? "<listener's port>" : String(r.port)} via resolver`;
 }

@@ -28,6 +28,7 @@ export class Metrics {
   readonly dnsLookups: Counter<'result'>;
   readonly buildInfo: Gauge<'version' | 'node_version'>;
   readonly maxConnections: Gauge;
+  readonly lastFailure: Gauge<'host' | 'outcome'>;
 
   /** `version` labels sni_forwarder_build_info (the package.json version; "unknown" if not given). */
   constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean; version?: string } = {}) {
@@ -99,6 +100,14 @@ export class Metrics {
       registers,
     });
     this.buildInfo.set({ version: opts.version ?? 'unknown', node_version: process.version }, 1);
+    this.lastFailure = new Gauge({
+      name: `${PREFIX}last_failure_timestamp_seconds`,
+      help: 'Unix time of the last connection that ended with this outcome (every outcome but forwarded), by route host.',
+      labelNames: ['host', 'outcome'],
+      // Across a cluster the newest time any worker saw is the answer, not a sum of times.
+      aggregator: 'max',
+      registers,
+    });
     // Make the zero values visible from the start, so rate() and alerts work before traffic.
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
     for (const result of ['hit', 'miss', 'stale', 'failure']) this.dnsLookups.inc({ result }, 0);
@@ -118,9 +127,10 @@ export class Metrics {
     this.active.inc({ host }, 0);
   }
 
-  /** Counts one finished connection. */
-  countOutcome(host: string, outcome: Outcome): void {
+  /** Counts one finished connection; a failure also stamps its time (`nowMs`, default now). */
+  countOutcome(host: string, outcome: Outcome, nowMs: number = Date.now()): void {
     this.connections.inc({ host, outcome });
+    if (outcome !== 'forwarded') this.lastFailure.set({ host, outcome }, nowMs / 1000);
   }
 }
 

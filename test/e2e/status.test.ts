@@ -1,0 +1,282 @@
+// The status views against the built daemon: traffic of five outcomes, then GET / (the HTML
+// page), `sni-forwarder status` (text, --json, -c FILE, daemon down) and headless Chromium
+// loading the page (rendered DOM and a screenshot). Expected figures come from the access
+// lines, the daemon's own independent record of each connection.
+// STATUS_SCREENSHOT=docs/status.png also keeps Chromium's screenshot there (the README's picture).
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import t, { type Test } from 'tap';
+import { formatBytes } from '../../src/observe/status.js';
+import { DaemonProcess, metric, runCli, writeConfig, type LogLine } from '../helpers/daemon.js';
+import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
+import { freePort, run } from '../helpers/proc.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+const { ca, origin } = await startTlsOrigin('status', ['registry.test', '*.cdn.test'], (fn) => t.teardown(fn));
+const closedPort = await freePort();
+const d = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+routes:
+  - hosts: ["registry.test", "*.cdn.test"]
+    upstream: "127.0.0.1:${origin.port}"
+  - hosts: ["down.test"]
+    upstream: "127.0.0.1:${closedPort}"
+`);
+t.teardown(() => d.stop());
+const port = d.listenerPort();
+
+/** GET /blob?size=N through the forwarder; resolves with the bytes received. */
+function fetchBlob(servername: string, size: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpsGet({ host: '127.0.0.1', port, servername, ca: ca.caPem, path: `/blob?size=${size}`, agent: false }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => { n += c.length; });
+      res.on('end', () => resolve(n));
+    }).on('error', reject);
+  });
+}
+
+/** A TLS handshake that must fail (refused by the forwarder). */
+async function refusedTls(servername: string | undefined): Promise<void> {
+  const s = tlsConnect({ host: '127.0.0.1', port, ca: ca.caPem, ...(servername === undefined ? {} : { servername }) });
+  // The refusal is the point (the access line says why); once() would reject on the 'error'.
+  await new Promise((resolve) => s.on('error', () => {}).on('close', resolve));
+}
+
+// ---- traffic: forwarded ×4 (two hosts), not_allowed ×2, upstream_unreachable, no_sni, not_tls ----
+let access: LogLine[] = [];
+await t.test('traffic of five outcomes', async (t) => {
+  const hello = (servername: string): Promise<string> => fetchHello({ port, servername, caPem: ca.caPem });
+  t.equal(await hello('registry.test'), 'hello from status\n');
+  t.equal(await fetchBlob('registry.test', 300_000), 300_000);
+  t.equal(await hello('a.cdn.test'), 'hello from status\n');
+  t.equal(await fetchBlob('b.cdn.test', 1_000_000), 1_000_000);
+  await refusedTls('nope.test');
+  await refusedTls('other.nope.test');
+  await refusedTls('down.test');
+  await refusedTls(undefined);
+  const plain = connect(port, '127.0.0.1');
+  plain.end('GET / HTTP/1.0\r\n\r\n');
+  await new Promise((resolve) => plain.on('error', () => {}).on('close', resolve));
+  access = await d.waitForCount((l) => l.msg === 'connection', 9);
+});
+
+/** What the access lines say about `host`: the figures each view must show. */
+function expected(host: string): { upload: number; download: number; forwarded: number; refused: Record<string, number> } {
+  const lines = access.filter((l: LogLine) => l['host'] === host);
+  const refused: Record<string, number> = {};
+  for (const l of lines) if (l['outcome'] !== 'forwarded') refused[String(l['outcome'])] = (refused[String(l['outcome'])] ?? 0) + 1;
+  return {
+    upload: lines.reduce((n, l) => n + Number(l['bytesUp']), 0),
+    download: lines.reduce((n, l) => n + Number(l['bytesDown']), 0),
+    forwarded: lines.filter((l) => l['outcome'] === 'forwarded').length,
+    refused,
+  };
+}
+const want = {
+  'registry.test': expected('registry.test'),
+  '*.cdn.test': expected('*.cdn.test'),
+  'down.test': expected('down.test'),
+  '': expected(''),
+};
+t.same([want['registry.test'].forwarded, want['*.cdn.test'].forwarded, want['down.test'].refused, want[''].refused],
+  [2, 2, { upstream_unreachable: 1 }, { not_allowed: 2, no_sni: 1, not_tls: 1 }], 'the traffic had the outcomes meant');
+t.ok(want['*.cdn.test'].download > 1_000_000, `*.cdn.test downloaded ${want['*.cdn.test'].download} bytes`);
+
+interface Cell { readonly text: string; readonly value: number | undefined }
+
+/** The per-host table of a status page (served or rendered): host ("total" for the totals) → column key → cell. */
+function hostTable(html: string): Map<string, Record<string, Cell>> {
+  const rows = new Map<string, Record<string, Cell>>();
+  for (const m of html.matchAll(/<tr(?: class="total")?(?: data-host="([^"]*)")?>(.*?)<\/tr>/gs)) {
+    const cells = [...(m[2] ?? '').matchAll(/<td[^>]* data-key="([^"]*)"([^>]*)>(.*?)<\/td>/gs)].map((c) => {
+      const v = /data-value="([^"]*)"/.exec(c[2] ?? '')?.[1];
+      return [c[1] ?? '', { text: c[3] ?? '', value: v === undefined ? undefined : Number(v) }] as const;
+    });
+    if (cells.length > 0) rows.set(m[1] ?? 'total', Object.fromEntries(cells));
+  }
+  return rows;
+}
+
+/** Checks a page's table against the access lines. */
+function checkPage(t: Test, html: string, newestUnrouted: string): void {
+  const rows = hostTable(html);
+  t.same([...rows.keys()], ['*.cdn.test', 'down.test', 'registry.test', '', 'total'], 'one row per route host, unrouted, total');
+  for (const [host, w] of Object.entries(want)) {
+    const row = rows.get(host);
+    t.equal(row?.['upload']?.value, w.upload, `${host} upload`);
+    t.equal(row?.['download']?.value, w.download, `${host} download`);
+    t.equal(row?.['upload']?.text, formatBytes(w.upload), `${host} upload as text`);
+    t.equal(row?.['forwarded']?.value, w.forwarded, `${host} forwarded`);
+    t.equal(row?.['active']?.value, 0, `${host} active`);
+    for (const outcome of ['not_allowed', 'upstream_unreachable', 'no_sni', 'not_tls']) {
+      t.equal(row?.[`refused:${outcome}`]?.value, w.refused[outcome] ?? 0, `${host} ${outcome}`);
+    }
+  }
+  t.match(rows.get('down.test')?.['last_failure']?.text, /^upstream_unreachable, \d+ s ago$/);
+  t.match(rows.get('')?.['last_failure']?.text, /^(not_allowed|no_sni|not_tls), \d+ s ago$/);
+  t.equal(rows.get('')?.['last_failure']?.text.split(',')[0], newestUnrouted, 'the newest failure of the unrouted row');
+  t.equal(rows.get('registry.test')?.['last_failure']?.text, '-');
+  t.equal(rows.get('total')?.['forwarded']?.value, 4);
+  t.equal(rows.get('total')?.['download']?.value, Object.values(want).reduce((n, w) => n + w.download, 0));
+  t.match(html, `<td><code>127.0.0.1:${closedPort}</code></td>`, 'the routes are listed');
+}
+
+/** The unrouted outcome with the newest last_failure time on /metrics (not_tls unless two share a millisecond). */
+async function newestUnroutedFailure(): Promise<string> {
+  const m = await d.metrics();
+  const times = ['not_allowed', 'no_sni', 'not_tls'].map((o) => [o, m.get(metric('sni_forwarder_last_failure_timestamp_seconds', { host: '', outcome: o })) ?? 0] as const);
+  const newest = Math.max(...times.map(([, v]) => v));
+  return times.find(([, v]) => v === newest)?.[0] ?? '';
+}
+
+await t.test('GET / is the HTML status page with the per-host figures', async (t) => {
+  const res = await fetch(`${d.metricsUrl}/`, { signal: AbortSignal.timeout(5000) });
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
+  t.match(res.headers.get('content-security-policy'), /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*'/);
+  checkPage(t, await res.text(), await newestUnroutedFailure());
+  const head = await fetch(`${d.metricsUrl}/`, { method: 'HEAD', signal: AbortSignal.timeout(5000) });
+  t.equal(head.status, 200, 'HEAD too');
+});
+
+/** A text table row split into its cells (columns are two or more spaces apart). */
+function textRow(stdout: string, first: string): string[] | undefined {
+  return stdout.split('\n').map((l) => l.split(/ {2,}/)).find((cells) => cells[0] === first);
+}
+
+await t.test('sni-forwarder status --metrics URL prints the same figures', async (t) => {
+  const r = await runCli(['status', '--metrics', d.metricsUrl]);
+  t.equal(r.code, 0, r.stderr);
+  const header = textRow(r.stdout, 'host');
+  t.same(header, ['host', 'upload', 'download', 'active', 'forwarded', 'not_tls', 'no_sni', 'not_allowed', 'upstream_unreachable', 'last failure']);
+  for (const [host, w] of Object.entries(want)) {
+    const cells = textRow(r.stdout, host === '' ? '(no route)' : host);
+    t.same(cells?.slice(1, 9), [
+      formatBytes(w.upload), formatBytes(w.download), '0', String(w.forwarded),
+      ...['not_tls', 'no_sni', 'not_allowed', 'upstream_unreachable'].map((o) => String(w.refused[o] ?? 0)),
+    ], `${host || '(no route)'} row`);
+  }
+  t.match(textRow(r.stdout, 'down.test')?.[9], /^upstream_unreachable, \d+ s ago$/);
+  t.match(r.stdout.split('\n')[0], /^http:\/\/127\.0\.0\.1:\d+\/metrics: up \d+ (s|min)\b.*, active 0, forwarded 4, refused 5, /);
+});
+
+await t.test('status --json carries the exact figures', async (t) => {
+  const r = await runCli(['status', '--metrics', d.metricsUrl, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { hosts: { host: string; uploadBytes: number; downloadBytes: number; forwarded: number; refused: Record<string, number> }[] };
+  for (const [host, w] of Object.entries(want)) {
+    const h = j.hosts.find((x) => x.host === host);
+    t.same(h && [h.uploadBytes, h.downloadBytes, h.forwarded, h.refused], [w.upload, w.download, w.forwarded, w.refused], host);
+  }
+});
+
+await t.test('status -c FILE asks the metrics.address of the config', async (t) => {
+  const metricsPort = Number(d.metricsUrl.slice(d.metricsUrl.lastIndexOf(':') + 1));
+  const file = writeConfig(`listen:\n  - address: "127.0.0.1:0"\nmetrics:\n  address: "0.0.0.0:${metricsPort}"\nroutes:\n  - hosts: ["x.test"]\n    port: 443\n`);
+  t.teardown(() => rmSync(join(file, '..'), { recursive: true, force: true }));
+  const r = await runCli(['status', '-c', file]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `http://127.0.0.1:${metricsPort}/metrics: `, 'a wildcard address is asked on loopback');
+  t.equal(textRow(r.stdout, 'registry.test')?.[4], '2');
+});
+
+await t.test('status says so in one line when the daemon is not there', async (t) => {
+  const r = await runCli(['status', '--metrics', `http://127.0.0.1:${closedPort}`]);
+  t.equal(r.code, 1);
+  t.equal(r.stdout, '');
+  t.equal(r.stderr, `sni-forwarder: cannot reach the daemon at http://127.0.0.1:${closedPort}/metrics: ECONNREFUSED\n`);
+  const bad = await runCli(['status', '--metrics', 'ftp://x']);
+  t.equal(bad.code, 1);
+  t.equal(bad.stderr, 'sni-forwarder: --metrics: expected an http or https URL, got "ftp://x"\n');
+  const noConfig = await runCli(['status', '-c', '/nonexistent/sni-forwarder.yaml']);
+  t.equal(noConfig.code, 1);
+  t.equal(noConfig.stderr, '/nonexistent/sni-forwarder.yaml:1:1: cannot read config: ENOENT (or name the daemon with --metrics URL)\n');
+});
+
+/** Chromium flags for a headless run as root that talks to nothing but loopback. */
+function chromiumArgs(profile: string): string[] {
+  return [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--no-default-browser-check',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-domain-reliability',
+    '--disable-breakpad', '--no-pings', `--user-data-dir=${profile}`,
+    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+  ];
+}
+
+await t.test('headless Chromium renders the page', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (Debian package: chromium)`,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sni-fwd-chromium-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const url = `${d.metricsUrl}/`;
+  const dom = await run(CHROMIUM, [...chromiumArgs(join(dir, 'p1')), '--dump-dom', url], { timeoutMs: 60_000 });
+  t.equal(dom.code, 0, dom.stderr.slice(-2000));
+  t.match(dom.stdout, '<title>sni-forwarder status</title>');
+  checkPage(t, dom.stdout, await newestUnroutedFailure());
+
+  const png = join(dir, 'status.png');
+  const shot = await run(CHROMIUM, [...chromiumArgs(join(dir, 'p2')), '--window-size=1200,800', `--screenshot=${png}`, url], { timeoutMs: 60_000 });
+  t.equal(shot.code, 0, shot.stderr.slice(-2000));
+  const bytes = readFileSync(png);
+  t.same([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+  t.same([bytes.readUInt32BE(16), bytes.readUInt32BE(20)], [1200, 800], 'IHDR: the window size');
+  t.ok(bytes.length > 10_000, `${bytes.length} bytes: more than a blank page`);
+  const keep = process.env['STATUS_SCREENSHOT'];
+  if (keep !== undefined && keep !== '') copyFileSync(png, keep);
+});
+
+await t.test('the routes on the page follow a reload', async (t) => {
+  const yaml = readFileSync(d.configFile, 'utf8').replace('routes:\n', 'routes:\n  - hosts: ["added.test"]\n    port: 8443\n');
+  writeFileSync(d.configFile, yaml);
+  const seen = d.lines.length;
+  d.child.kill('SIGHUP');
+  await d.waitFor((l) => d.lines.indexOf(l) >= seen && l.msg === 'reloaded');
+  const html = await (await fetch(`${d.metricsUrl}/`, { signal: AbortSignal.timeout(5000) })).text();
+  t.match(html, '<tr><td><code>added.test</code></td><td><code>&lt;sni name&gt;:8443 via resolver</code></td>');
+  t.match(html, '<h2>Routes (4)</h2>');
+  t.ok(hostTable(html).has('added.test'), 'and the new host has its row');
+});
+
+await t.test('with workers: 2 both views show the sum over the workers and the routes', async (t) => {
+  const c = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+workers: 2
+routes:
+  - hosts: ["registry.test"]
+    upstream: "127.0.0.1:${origin.port}"
+`);
+  t.teardown(() => c.stop());
+  await c.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
+  const cport = c.listenerPort();
+  for (let i = 0; i < 6; i++) t.equal(await fetchHello({ port: cport, servername: 'registry.test', caPem: ca.caPem }), 'hello from status\n');
+  const s = tlsConnect({ host: '127.0.0.1', port: cport, servername: 'nope.test', ca: ca.caPem });
+  await new Promise((resolve) => s.on('error', () => {}).on('close', resolve));
+  const lines = await c.waitForCount((l) => l.msg === 'connection', 7);
+  t.comment(`served by ${new Set(lines.map((l) => l['pid'])).size} worker process(es)`);
+  const up = lines.filter((l) => l['outcome'] === 'forwarded').reduce((n, l) => n + Number(l['bytesUp']), 0);
+
+  const html = await (await fetch(`${c.metricsUrl}/`, { signal: AbortSignal.timeout(5000) })).text();
+  const rows = hostTable(html);
+  t.equal(rows.get('registry.test')?.['forwarded']?.value, 6);
+  t.equal(rows.get('registry.test')?.['upload']?.value, up);
+  t.equal(rows.get('')?.['refused:not_allowed']?.value, 1);
+  t.match(rows.get('')?.['last_failure']?.text, /^not_allowed, \d+ s ago$/);
+  t.match(html, `<td><code>127.0.0.1:${origin.port}</code></td>`, 'the primary lists the routes');
+  t.notMatch(html, '<span>up ', 'no uptime: the primary omits process_start_time_seconds');
+
+  const r = await runCli(['status', '--metrics', c.metricsUrl]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(textRow(r.stdout, 'registry.test')?.[4], '6');
+});

@@ -1,0 +1,107 @@
+// The status report and table, from the exposition of real Metrics instances (a single process,
+// and two "workers" aggregated the way a cluster primary does).
+import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
+import t from 'tap';
+import { parseExposition } from '../../src/observe/exposition.js';
+import { Metrics } from '../../src/observe/metrics.js';
+import {
+  buildStatusReport, formatAgo, formatBytes, formatTime, formatUptime, statusSummary, statusTable, UNROUTED_LABEL,
+} from '../../src/observe/status.js';
+
+const T0 = Date.UTC(2026, 10, 28, 10, 0, 0); // ms
+
+function metrics(): Metrics {
+  return new Metrics(new Registry(), { defaultMetrics: false });
+}
+
+/** a.test: 2 forwarded, 1 upstream_unreachable at T0+1s, 1 dns_failure at T0+5s; b.test idle; "" 3 not_allowed. */
+function traffic(m: Metrics): void {
+  for (const h of ['b.test', 'a.test']) m.touchHost(h);
+  m.bytes.inc({ host: 'a.test', direction: 'upload' }, 1500);
+  m.bytes.inc({ host: 'a.test', direction: 'download' }, 3 * 1024 * 1024);
+  m.active.inc({ host: 'a.test' }, 2);
+  m.countOutcome('a.test', 'forwarded', T0);
+  m.countOutcome('a.test', 'forwarded', T0);
+  m.countOutcome('a.test', 'upstream_unreachable', T0 + 1000);
+  m.countOutcome('a.test', 'dns_failure', T0 + 5000);
+  for (let i = 0; i < 3; i++) m.countOutcome('', 'not_allowed', T0 + 2000 + i);
+}
+
+await t.test('per-host figures from one process', async (t) => {
+  const m = metrics();
+  traffic(m);
+  const r = buildStatusReport(parseExposition(await m.registry.metrics()));
+  t.same(r.hosts.map((h) => h.host), ['a.test', 'b.test', ''], 'by name, the unrouted row last');
+  t.same(r.hosts[0], {
+    host: 'a.test', uploadBytes: 1500, downloadBytes: 3 * 1024 * 1024, active: 2, forwarded: 2,
+    refused: { upstream_unreachable: 1, dns_failure: 1 },
+    lastFailure: { outcome: 'dns_failure', atSeconds: (T0 + 5000) / 1000 },
+  });
+  t.same(r.hosts[1], { host: 'b.test', uploadBytes: 0, downloadBytes: 0, active: 0, forwarded: 0, refused: {}, lastFailure: null });
+  t.same(r.hosts[2]?.refused, { not_allowed: 3 });
+  t.same(r.hosts[2]?.lastFailure, { outcome: 'not_allowed', atSeconds: (T0 + 2002) / 1000 });
+  t.same(r.refusedOutcomes, ['not_allowed', 'dns_failure', 'upstream_unreachable'], 'the Outcome union order, zero counts left out');
+  t.equal(r.totals.forwarded, 2);
+  t.same(r.totals.refused, { upstream_unreachable: 1, dns_failure: 1, not_allowed: 3 });
+  t.equal(r.totals.lastFailure?.outcome, 'dns_failure');
+  t.equal(r.version, null);
+  t.equal(r.startTimeSeconds, null);
+});
+
+await t.test('a cluster aggregate sums the counts and keeps the newest failure', async (t) => {
+  const w1 = metrics();
+  const w2 = metrics();
+  traffic(w1);
+  w2.touchHost('a.test');
+  w2.bytes.inc({ host: 'a.test', direction: 'upload' }, 500);
+  w2.countOutcome('a.test', 'forwarded', T0);
+  w2.countOutcome('a.test', 'upstream_unreachable', T0 + 9000);
+  const aggregate = AggregatorRegistry.aggregate([await w1.registry.getMetricsAsJSON(), await w2.registry.getMetricsAsJSON()]);
+  const r = buildStatusReport(parseExposition(await aggregate.metrics()));
+  const a = r.hosts.find((h) => h.host === 'a.test');
+  t.equal(a?.uploadBytes, 2000);
+  t.equal(a?.forwarded, 3);
+  t.same(a?.refused, { upstream_unreachable: 2, dns_failure: 1 });
+  t.same(a?.lastFailure, { outcome: 'upstream_unreachable', atSeconds: (T0 + 9000) / 1000 }, 'max, not the sum of two times');
+});
+
+await t.test('version and start time when exported', async (t) => {
+  const m = new Metrics(new Registry(), { defaultMetrics: true });
+  new Gauge({ name: 'sni_forwarder_build_info', help: 'h', labelNames: ['version'], registers: [m.registry] }).set({ version: '1.2.3' }, 1);
+  const r = buildStatusReport(parseExposition(await m.registry.metrics()));
+  t.equal(r.version, '1.2.3');
+  const startMs = Date.now() - process.uptime() * 1000;
+  t.ok(r.startTimeSeconds !== null && Math.abs(r.startTimeSeconds - startMs / 1000) < 2, `process start ${r.startTimeSeconds}`);
+  t.same(statusSummary(r, (r.startTimeSeconds ?? 0) + 65).slice(0, 2).map(([k]) => k), ['version', 'up']);
+  t.match(statusSummary(r, (r.startTimeSeconds ?? 0) + 65)[1]?.[1], /^1 min 5 s \(since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$/);
+});
+
+await t.test('the table: fixed columns, one per refused outcome, totals', async (t) => {
+  const m = metrics();
+  traffic(m);
+  const r = buildStatusReport(parseExposition(await m.registry.metrics()));
+  const table = statusTable(r, (T0 + 17_000) / 1000);
+  t.same(table.columns.map((c) => c.title),
+    ['host', 'upload', 'download', 'active', 'forwarded', 'not_allowed', 'dns_failure', 'upstream_unreachable', 'last failure']);
+  t.same(table.rows.map((row) => row.map((c) => c.text)), [
+    ['a.test', '1.46 KiB', '3.00 MiB', '2', '2', '0', '1', '1', 'dns_failure, 12 s ago'],
+    ['b.test', '0 B', '0 B', '0', '0', '0', '0', '0', '-'],
+    [UNROUTED_LABEL, '0 B', '0 B', '0', '0', '3', '0', '0', 'not_allowed, 14 s ago'],
+  ]);
+  t.same(table.total.map((c) => c.text), ['total', '1.46 KiB', '3.00 MiB', '2', '2', '3', '1', '1', 'dns_failure, 12 s ago']);
+  t.equal(table.rows[0]?.[1]?.value, 1500, 'the exact figure travels with the text');
+  t.equal(table.rows[0]?.[8]?.title, '2026-11-28 10:00:05 UTC');
+});
+
+await t.test('formatting', (t) => {
+  const cases: [string, string][] = [
+    [formatBytes(0), '0 B'], [formatBytes(1023), '1023 B'], [formatBytes(1024), '1.00 KiB'], [formatBytes(15 * 1024 + 512), '15.5 KiB'],
+    [formatBytes(5 * 1024 ** 3), '5.00 GiB'], [formatBytes(117.4 * 1024 ** 2), '117 MiB'], [formatBytes(3 * 1024 ** 6), '3072 PiB'],
+    [formatAgo(-3), '0 s ago'], [formatAgo(59.9), '59 s ago'], [formatAgo(60), '1 min ago'], [formatAgo(7200), '2 h ago'], [formatAgo(3 * 86_400 + 5), '3 d ago'],
+    [formatUptime(0), '0 s'], [formatUptime(45), '45 s'], [formatUptime(192), '3 min 12 s'], [formatUptime(3600), '1 h'],
+    [formatUptime(5 * 3600 + 180 + 9), '5 h 3 min'], [formatUptime(2 * 86_400 + 4 * 3600 + 1), '2 d 4 h'],
+    [formatTime(T0 / 1000 + 0.9), '2026-11-28 10:00:00 UTC'], [formatTime(NaN), '-'],
+  ];
+  for (const [got, want] of cases) t.equal(got, want);
+  t.end();
+});
