@@ -28,7 +28,7 @@ await t.test('metrics.address: wildcards are asked on loopback', (t) => {
 });
 
 await t.test('the text table is aligned, numbers to the right, and control characters never reach the terminal', async (t) => {
-  const m = new Metrics(new Registry(), { defaultMetrics: false });
+  const m = new Metrics(new Registry(), { defaultMetrics: false, version: '1.2.3' });
   m.touchHost('registry.example.com');
   m.touchHost('x\u001b[2Jy');
   m.bytes.inc({ host: 'registry.example.com', direction: 'download' }, 123_456_789);
@@ -37,7 +37,7 @@ await t.test('the text table is aligned, numbers to the right, and control chara
   const report = buildStatusReport(parseExposition(await m.registry.metrics()));
   const lines = describeStatus(report, 1042, 'http://127.0.0.1:9464/metrics');
   t.same(lines, [
-    'http://127.0.0.1:9464/metrics: active 0, forwarded 1, refused 1, upload 0 B, download 118 MiB',
+    'http://127.0.0.1:9464/metrics: version 1.2.3, active 0, forwarded 1, refused 1, upload 0 B, download 118 MiB',
     '',
     'host                  upload  download  active  forwarded  not_allowed  last failure',
     'registry.example.com     0 B   118 MiB       0          1            0  -',

@@ -166,7 +166,8 @@ await t.test('sni-forwarder status --metrics URL prints the same figures', async
     ], `${host || '(no route)'} row`);
   }
   t.match(textRow(r.stdout, 'down.test')?.[9], /^upstream_unreachable, \d+ s ago$/);
-  t.match(r.stdout.split('\n')[0], /^http:\/\/127\.0\.0\.1:\d+\/metrics: up \d+ (s|min)\b.*, active 0, forwarded 4, refused 5, /);
+  const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+  t.match(r.stdout.split('\n')[0], new RegExp(`^http://127\\.0\\.0\\.1:\\d+/metrics: version ${version.replace(/\./g, '\\.')}, up \\d+ (s|min)\\b.*, active 0, forwarded 4, refused 5, `));
 });
 
 await t.test('status --json carries the exact figures', async (t) => {
