@@ -93,6 +93,16 @@ function referenceMatch(routes: readonly RouteConfig[], host: string): { pattern
   });
 }
 
+/** A random route with hosts drawn from `pattern`. */
+function routeArb(pattern: fc.Arbitrary<string>): fc.Arbitrary<RouteConfig> {
+  return fc.record({
+    hosts: fc.array(pattern, { minLength: 1, maxLength: 3 }),
+    upstream: fc.constant(null),
+    port: fc.integer({ min: 1, max: 65535 }),
+    origin: fc.constant('test'),
+  });
+}
+
 await t.test('property: Router.match agrees with the reference matcher', (t) => {
   // A small label alphabet so that random names often hit random patterns.
   const label = fc.constantFrom('a', 'b', 'c', 'ex', 'com', 'x-1');
@@ -101,12 +111,7 @@ await t.test('property: Router.match agrees with the reference matcher', (t) => 
     name,
     fc.array(label, { minLength: 2, maxLength: 3 }).map((ls) => `*.${ls.join('.')}`),
   );
-  const route = fc.record({
-    hosts: fc.array(pattern, { minLength: 1, maxLength: 3 }),
-    upstream: fc.constant(null),
-    port: fc.integer({ min: 1, max: 65535 }),
-    origin: fc.constant('test'),
-  });
+  const route = routeArb(pattern);
   const query = fc.tuple(name, fc.boolean(), fc.boolean()).map(([n, upper, dot]) =>
     `${upper ? n.toUpperCase() : n}${dot ? '.' : ''}`);
   fc.assert(
@@ -139,12 +144,7 @@ await t.test('property: random SNI bytes reach an upstream only through a route 
     fc.array(label, { minLength: 1, maxLength: 3 }).map((ls) => ls.join('.')),
     fc.array(label, { minLength: 1, maxLength: 2 }).map((ls) => `*.${ls.join('.')}`),
   );
-  const route = fc.record({
-    hosts: fc.array(pattern, { minLength: 1, maxLength: 3 }),
-    upstream: fc.constant(null),
-    port: fc.integer({ min: 1, max: 65535 }),
-    origin: fc.constant('test'),
-  });
+  const route = routeArb(pattern);
   let reached = 0;
   fc.assert(
     fc.property(fc.array(route, { maxLength: 5 }), fc.array(sniBytes, { minLength: 1, maxLength: 20 }), (routes, names) => {

@@ -51,3 +51,14 @@ export function decidedIsFinal<R extends { kind: string }>(
   }
   return undefined;
 }
+
+/** Cuts `b` into chunks whose sizes cycle through `sizes` (as a socket might deliver it). */
+export function chunked<B extends Uint8Array>(b: B, sizes: readonly number[]): B[] {
+  const out: B[] = [];
+  for (let at = 0, i = 0; at < b.length; i++) {
+    const n = sizes[i % sizes.length] ?? 1;
+    out.push(b.subarray(at, at + n) as B);
+    at += n;
+  }
+  return out;
+}

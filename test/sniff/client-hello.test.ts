@@ -11,7 +11,7 @@ import {
   type HelloResult,
 } from '../../src/sniff/client-hello.js';
 import { captureCurl, captureNodeTls, captureOpenssl } from '../helpers/hello-capture.js';
-import { casesComment, runs, seedComment } from '../helpers/parser-properties.js';
+import { casesComment, chunked, runs, seedComment } from '../helpers/parser-properties.js';
 
 // ---------------------------------------------------------------------------------------------
 // Byte builders. Each follows the TLS presentation language: vecN is a vector with an N-byte
@@ -525,17 +525,6 @@ await t.test('strictness cases', (t) => {
 
 const KINDS = new Set(['ok', 'need-more', 'invalid']);
 const chunking = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 });
-/** Cuts `b` into chunks whose sizes cycle through `sizes`. */
-function chunked(b: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let at = 0, i = 0; at < b.length; i++) {
-    const n = sizes[i % sizes.length] ?? 1;
-    out.push(b.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
-
 await t.test('property: random bytes never throw, and chunking does not change the answer', (t) => {
   const plain = fc.uint8Array({ maxLength: 600 });
   // Framed as one handshake record with a client_hello header, so the body parser runs on noise.

@@ -6,7 +6,7 @@ import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { IntakeReader, type IntakeOptions, type IntakeResult } from '../../src/sniff/intake.js';
 import { captureNodeTls } from '../helpers/hello-capture.js';
-import { casesComment, runs, seedComment } from '../helpers/parser-properties.js';
+import { casesComment, chunked, runs, seedComment } from '../helpers/parser-properties.js';
 
 t.comment(seedComment());
 
@@ -25,17 +25,6 @@ function feed(opts: IntakeOptions, chunks: readonly Buffer[]): IntakeResult {
   }
   if (result.kind !== 'ok') return result;
   return { kind: 'ok', value: { ...result.value, replay: Buffer.concat([result.value.replay, ...later]) } };
-}
-
-/** Cuts `b` into chunks whose sizes cycle through `sizes`. */
-function chunked(b: Buffer, sizes: readonly number[]): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0, i = 0; at < b.length; i++) {
-    const n = sizes[i % sizes.length] ?? 1;
-    out.push(b.subarray(at, at + n));
-    at += n;
-  }
-  return out;
 }
 
 const u16 = (n: number): number[] => [(n >> 8) & 0xff, n & 0xff];
