@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import type { Metrics } from '../observe/metrics.js';
+import { FdWatch } from './fd-watch.js';
 import { listenMetrics } from './server.js';
 
 /** Messages between the primary and its workers over the cluster IPC channel. */
@@ -69,6 +70,9 @@ export async function runPrimary(file: string, config: Config, log: Logger): Pro
   const http = new MetricsServer({ contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
     () => !stopping && ready.size >= count);
   await listenMetrics(http, config, log);
+  // With cluster's default round-robin scheduling the primary accepts every connection and
+  // hands it to a worker, so it can run out of descriptors too (each worker watches its own).
+  FdWatch.start(log);
 
   const startedAt = new Map<number, number>();
   let failures = 0;
