@@ -53,7 +53,7 @@ await t.test('property: random text gives a Config or a located ConfigError', (t
       fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.array(fc.oneof(yamlish, configWord), { maxLength: 60 }).map((a) => a.join(''))),
       holds,
     ),
-    runs(500),
+    runs(300),
   );
   t.end();
 });
@@ -79,7 +79,7 @@ const { value: configValue } = fc.letrec<{ value: unknown }>((tie) => ({
 const configDoc = fc.dictionary(fc.constantFrom(...KEYS.slice(0, 10)), configValue, { maxKeys: 8 });
 
 await t.test('property: random config-shaped YAML documents give a Config or a located ConfigError', (t) => {
-  fc.assert(fc.property(configDoc, (doc) => holds(stringify(doc))), runs(300));
+  fc.assert(fc.property(configDoc, (doc) => holds(stringify(doc))), runs(200));
   t.end();
 });
 
@@ -103,7 +103,7 @@ function applyEdit(text: string, e: { kind: 'char' | 'delete-line' | 'copy-line'
 
 await t.test('property: mutations of config.example.yaml give a Config or a located ConfigError', (t) => {
   t.equal(verdict(EXAMPLE), 'ok', 'the example itself loads');
-  fc.assert(fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => holds(edits.reduce(applyEdit, EXAMPLE))), runs(500));
+  fc.assert(fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => holds(edits.reduce(applyEdit, EXAMPLE))), runs(300));
   t.comment(`outcomes so far: ${seen.ok} valid configs, ${seen.error} ConfigErrors`);
   t.ok(seen.ok > 0 && seen.error > 0, 'both valid and invalid configs were generated');
   t.end();
@@ -112,8 +112,8 @@ await t.test('property: mutations of config.example.yaml give a Config or a loca
 await t.test('check through the CLI: exit 1 with one located line per problem, no stack trace', async (t) => {
   const samples = fc.sample(fc.array(edit, { minLength: 2, maxLength: 4 }).map((edits) => edits.reduce(applyEdit, EXAMPLE)), { seed: FC_SEED, numRuns: 40 })
     .filter((text) => verdict(text) === 'error')
-    .slice(0, 2);
-  samples.push('listen: [\n', 'routes:\n  - hosts: [1, {a: b}]\n    upstream: 99999\n', '\u0000\u0001\uffff');
+    .slice(0, 1);
+  samples.push('listen: [\n', 'routes:\n  - hosts: [1, {a: b}]\n    upstream: 99999\n', '"a\\u0000\\nb": \u0001\uffff');
   for (const text of samples) {
     const file = writeConfig(text);
     const r = await runCli(['check', '-c', file]);
