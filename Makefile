@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 CONFIG ?= config.example.yaml
 PREFIX ?= /usr/local
 
-.PHONY: all run test build build-test lint typecheck clean
+.PHONY: all run test build build-test lint typecheck clean fuzz soak
 
 all: build
 
@@ -31,6 +31,15 @@ test: build build-test lint
 
 clean:
 	rm -rf dist build .tap
+
+# Outside `make test` (README "Reliability"). fuzz: every property test at FUZZ_RUNS cases per
+# property (FC_SEED to repeat a run). soak: SOAK_CONNECTIONS mixed connections through one
+# daemon, resources sampled before and after.
+fuzz: build build-test
+	node scripts/fuzz.mjs
+
+soak: build build-test
+	node scripts/soak.mjs
 
 # ---- install / uninstall (SPEC §6) ----------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=staging dir] [NODE=/usr/bin/node]

@@ -64,10 +64,26 @@ export class ConfigError extends Error {
   get path(): string { return this.problems[0]?.path ?? ''; }
 }
 
-/** Formats a problem the way editors and `check` print it. */
+/** Longest key path printed; a longer one (a garbled multi-line key) is cut with "…". */
+const MAX_PATH_CHARS = 80;
+
+/**
+ * Formats a problem the way editors and `check` print it: always one line. Keys and values come
+ * from the file, so control characters are escaped and an overlong path is cut.
+ */
 export function formatProblem(p: ConfigProblem): string {
   const where = `${p.file}:${p.line}:${p.col}`;
-  return p.path === '' ? `${where}: ${p.message}` : `${where}: ${p.path}: ${p.message}`;
+  const path = p.path.length > MAX_PATH_CHARS ? `${p.path.slice(0, MAX_PATH_CHARS)}…` : p.path;
+  return oneLine(path === '' ? `${where}: ${p.message}` : `${where}: ${path}: ${p.message}`);
+}
+
+/** Escapes C0 control characters and DEL the way JSON does, so the text stays on one line. */
+function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => {
+    const escaped = JSON.stringify(c).slice(1, -1);
+    return escaped === c ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : escaped; // DEL
+  });
 }
 
 /** The `code` of a Node system error (ECONNREFUSED, ETIMEDOUT, ...), or 'EFAIL' when it has none. */

@@ -13,6 +13,7 @@ import { errorCode } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
+import { FdWatch } from './fd-watch.js';
 import type { RouteRow } from '../observe/status-page.js';
 import type { InheritedSocket } from './socket-activation.js';
 
@@ -94,6 +95,9 @@ export class Daemon {
   readonly #open = new OpenConnections();
   /** Shared across reloads, so a reload does not refill the budget mid-flood. */
   readonly #refusalLog = new LogBudget();
+  /** accept() errors can repeat for every pending connection: a few lines per 10 s. */
+  readonly #acceptErrorLog = new LogBudget(5, 10_000);
+  #fdWatch: FdWatch | null = null;
   readonly #listeners = new Map<string, ActiveListener>();
   readonly #http: MetricsServer | null;
   readonly #inherited: InheritedSocket[];
@@ -157,6 +161,7 @@ export class Daemon {
       for (const c of this.#open.list()) c.flushBytes();
     }, BYTE_SAMPLE_INTERVAL_MS);
     this.#sampler.unref();
+    this.#fdWatch = FdWatch.start(this.#log);
     this.#ready = true;
     this.#log.info({ routes: config.routes.length, resolver: this.#env?.resolver.servers ?? [] }, 'ready');
   }
@@ -257,7 +262,19 @@ export class Daemon {
 
   #serve(server: Server, info: ListenerInfo): void {
     server.on('connection', (socket: Socket) => this.#accept(socket, info));
-    server.on('error', (err) => this.#log.error({ err, listener: info.label }, 'listener error'));
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      // An accept() failure (EMFILE, ENFILE, ENOBUFS...) leaves the server listening: log it
+      // within a budget and go on. (With libuv's EMFILE trick, EMFILE mostly never gets here:
+      // FdWatch reports it instead.)
+      if (err.syscall === 'accept') {
+        if (this.#acceptErrorLog.allow()) {
+          const suppressed = this.#acceptErrorLog.takeSuppressed();
+          this.#log.warn({ err, listener: info.label, ...(suppressed > 0 ? { suppressed } : {}) }, 'accept failed');
+        }
+        return;
+      }
+      this.#log.error({ err, listener: info.label }, 'listener error');
+    });
   }
 
   #accept(socket: Socket, listener: ListenerInfo): void {
@@ -290,6 +307,7 @@ export class Daemon {
     }
     clearTimeout(deadline);
     if (this.#sampler !== null) clearInterval(this.#sampler);
+    this.#fdWatch?.stop();
     this.#env?.resolver.cancel();
     await this.#http?.close();
     this.#log.info({ remaining: this.#open.size }, 'stopped');

@@ -11,6 +11,7 @@ import type { Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import type { Metrics } from '../observe/metrics.js';
 import { Router } from '../decide/router.js';
+import { FdWatch } from './fd-watch.js';
 import { listenMetrics, routeRows } from './server.js';
 
 /** Messages between the primary and its workers over the cluster IPC channel. */
@@ -72,6 +73,9 @@ export async function runPrimary(file: string, config: Config, log: Logger): Pro
   const http = new MetricsServer({ contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
     () => !stopping && ready.size >= count, () => routes);
   await listenMetrics(http, config, log);
+  // With cluster's default round-robin scheduling the primary accepts every connection and
+  // hands it to a worker, so it can run out of descriptors too (each worker watches its own).
+  FdWatch.start(log);
 
   const startedAt = new Map<number, number>();
   let failures = 0;

@@ -106,10 +106,12 @@ export class IntakeReader {
   }
 
   #pushHttp(chunk: Buffer): IntakeResult {
+    const first = this.#pendingBytes === 0;
     this.#keep(chunk);
     // A head ends with CRLF CRLF: nothing new can complete it unless the chunk has a LF, except
-    // that the first bytes may already show it is not HTTP, and the cap must be enforced.
-    if (!chunk.includes(0x0a) && this.#pendingBytes > 1 && this.#pendingBytes < MAX_HTTP_HEAD_BYTES) return { kind: 'need-more' };
+    // that the first chunk (whatever its size) may already show it is not HTTP, and the cap
+    // must be enforced.
+    if (!first && !chunk.includes(0x0a) && this.#pendingBytes < MAX_HTTP_HEAD_BYTES) return { kind: 'need-more' };
     const buf = this.#joined();
     const r = parseHttpHead(buf);
     if (r.kind === 'need-more') return r;

@@ -386,6 +386,16 @@ await t.test('ConfigError carries structured problems', (t) => {
   t.end();
 });
 
+await t.test('a problem is one line, whatever characters its key or value holds', (t) => {
+  // Found by the config fuzz (load-properties.test.ts): a key running over several lines put
+  // its newlines, and hundreds of characters, into the message.
+  for (const text of ['listen\n\n::', ':---\n\n<<: ', '"a\\nb\\u0007": 1\n', `${'k'.repeat(500)}\n  x: :`]) {
+    const lines = problems(text);
+    t.ok(lines.length > 0 && lines.every((l) => /^c\.yaml:\d+:\d+: /.test(l) && l.length < 400 && ![...l].some((c) => c < ' ')), JSON.stringify(lines));
+  }
+  t.end();
+});
+
 await t.test('a missing or unreadable file is one problem at 1:1', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sni-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));

@@ -45,6 +45,25 @@ const holder = await upstream((s) => s.once('data', () => {
   s.once('close', () => clearInterval(trickle));
 }));
 
+// Reads the hello, then stops reading for good.
+const staller = await upstream((s) => s.once('data', () => s.pause()));
+// Echoes what it gets: the bystander connection that must keep working meanwhile.
+const echo = await upstream((s) => s.on('data', (d: Buffer) => s.write(d)));
+// Streams without end from the hello on, and notes whether the client's FIN reached it.
+const firehoseEnded: boolean[] = [];
+const firehose = await upstream((s) => {
+  const i = firehoseEnded.push(false) - 1;
+  s.on('end', () => { firehoseEnded[i] = true; });
+  s.once('data', () => {
+    const chunk = Buffer.alloc(64 * 1024, 9);
+    const pump = (): void => {
+      while (!s.destroyed && s.write(chunk));
+      if (!s.destroyed) s.once('drain', pump);
+    };
+    pump();
+  });
+});
+
 const daemon = await DaemonProcess.start(`
 listen:
   - address: "127.0.0.1:0"
@@ -63,6 +82,12 @@ routes:
     upstream: "127.0.0.1:${streamer.port}"
   - hosts: ["live.test"]
     upstream: "127.0.0.1:${holder.port}"
+  - hosts: ["stall.test"]
+    upstream: "127.0.0.1:${staller.port}"
+  - hosts: ["echo.test"]
+    upstream: "127.0.0.1:${echo.port}"
+  - hosts: ["firehose.test"]
+    upstream: "127.0.0.1:${firehose.port}"
 `);
 t.teardown(() => daemon.stop());
 const port = daemon.listenerPort();
@@ -75,6 +100,106 @@ async function clientWithHello(name: string): Promise<Socket> {
   s.write(hello);
   return s;
 }
+
+/**
+ * A connection through the echo upstream kept busy with back-to-back round trips (so that
+ * idle_timeout never ends it). `check()` proves it still works; `close()` ends it.
+ */
+async function bystander(): Promise<{ roundTrips: () => number; check: () => Promise<void>; close: () => Promise<void> }> {
+  const s = await clientWithHello('echo.test');
+  let trips = 0;
+  let stopped = false;
+  s.on('data', () => {
+    trips++;
+    if (!stopped) s.write('ping');
+  });
+  s.write('ping');
+  return {
+    roundTrips: () => trips,
+    check: async () => {
+      const before = trips;
+      while (trips < before + 3 && !s.closed) await once(s, 'data');
+      if (s.closed) throw new Error('bystander closed');
+    },
+    close: async () => {
+      stopped = true;
+      s.destroy();
+      await daemon.accessLine((l) => l['sni'] === 'echo.test');
+    },
+  };
+}
+
+/** Writes 64 KiB chunks as fast as `s` drains, until it closes; returns the bytes the kernel took. */
+function pumpUntilClosed(s: Socket): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024, 5);
+  const pump = (): void => {
+    while (!s.destroyed && s.write(chunk));
+    if (!s.destroyed) s.once('drain', pump);
+  };
+  pump();
+  return new Promise((resolve) => s.once('close', () => resolve(s.bytesWritten - s.writableLength)));
+}
+
+/** Kernel socket buffers on loopback hold a few MiB each way; anything far above is buffering. */
+const BOUNDED_BYTES = 32 * 1024 * 1024;
+
+await t.test('upstream stops reading while the client keeps sending: backpressure holds, idle_timeout closes it', { timeout: 30_000 }, async (t) => {
+  const other = await bystander();
+  const s = await clientWithHello('stall.test');
+  const accepted = await pumpUntilClosed(s);
+  const line = await daemon.accessLine((l) => l['sni'] === 'stall.test');
+  t.equal(line['outcome'], 'forwarded');
+  t.equal(line['reason'], 'idle_timeout', 'closed when nothing moved any more');
+  t.ok(Number(line['bytesUp']) < BOUNDED_BYTES, `the daemon read ${String(line['bytesUp'])} bytes from the client: bounded by buffers`);
+  t.ok(accepted < 2 * BOUNDED_BYTES, `the client got ${accepted} bytes out before it stalled`);
+  // The stalled upstream only notices the daemon's close once it reads again.
+  const up = staller.sockets[0];
+  up?.resume();
+  if (up !== undefined && !up.closed) await once(up, 'close');
+  t.ok(up?.closed, 'upstream side closed too');
+  await other.check();
+  t.pass(`the other connection kept running (${other.roundTrips()} round trips)`);
+  await other.close();
+});
+
+await t.test('client half-closes and never reads: FIN passed on, then idle_timeout closes both', { timeout: 30_000 }, async (t) => {
+  const other = await bystander();
+  const s = await clientWithHello('firehose.test');
+  s.pause(); // never reads: the download backs up to the upstream
+  s.end();
+  const line = await daemon.accessLine((l) => l['sni'] === 'firehose.test');
+  // A client that never reads cannot see the close; reading again, it does.
+  s.resume();
+  if (!s.closed) await once(s, 'close');
+  t.equal(line['outcome'], 'forwarded');
+  t.equal(line['reason'], 'idle_timeout');
+  t.ok(Number(line['bytesDown']) < BOUNDED_BYTES, `${String(line['bytesDown'])} bytes sent down: bounded by buffers`);
+  t.equal(firehoseEnded[0], true, "the client's FIN reached the upstream");
+  const up = firehose.sockets[0];
+  if (up !== undefined && !up.closed) await once(up, 'close');
+  t.ok(up?.closed, 'upstream side closed');
+  await other.check();
+  t.pass('the other connection kept running');
+  await other.close();
+});
+
+await t.test('client vanishes mid-download (stops reading, sends nothing): idle_timeout closes both', { timeout: 30_000 }, async (t) => {
+  const other = await bystander();
+  const s = await clientWithHello('firehose.test');
+  await once(s, 'data');
+  s.pause();
+  const lines = await daemon.waitForCount((l) => l.msg === 'connection' && l['sni'] === 'firehose.test', 2);
+  const line = lines[1] ?? {};
+  s.resume();
+  if (!s.closed) await once(s, 'close');
+  t.equal(line['outcome'], 'forwarded');
+  t.equal(line['reason'], 'idle_timeout');
+  t.ok(Number(line['bytesDown']) < BOUNDED_BYTES, `${String(line['bytesDown'])} bytes sent down: bounded by buffers`);
+  t.equal(firehoseEnded[1], false, 'no FIN was sent');
+  await other.check();
+  t.pass('the other connection kept running');
+  await other.close();
+});
 
 await t.test('idle_timeout closes both sides of a silent connection', async (t) => {
   const s = await clientWithHello('idle.test');
@@ -90,6 +215,7 @@ await t.test('idle_timeout closes both sides of a silent connection', async (t) 
 });
 
 await t.test('an upstream reset mid-stream closes the client and is logged with its code', async (t) => {
+  const other = await bystander();
   const s = await clientWithHello('reset.test');
   const [first] = (await once(s, 'data')) as [Buffer];
   t.equal(first.toString(), 'partial', 'bytes before the reset arrived');
@@ -99,9 +225,13 @@ await t.test('an upstream reset mid-stream closes the client and is logged with 
   t.equal(line['outcome'], 'forwarded');
   t.equal(line['code'], 'ECONNRESET');
   t.match(String(line['reason']), /^upstream error/);
+  await other.check();
+  t.pass('the other connection kept running');
+  await other.close();
 });
 
 await t.test('a client reset mid-transfer closes the upstream side', async (t) => {
+  const other = await bystander();
   const s = await clientWithHello('stream.test');
   await once(s, 'data');
   s.resetAndDestroy();
@@ -111,6 +241,9 @@ await t.test('a client reset mid-transfer closes the upstream side', async (t) =
   const up = streamer.sockets[0];
   if (up !== undefined && !up.closed) await once(up, 'close');
   t.ok(up?.closed, 'upstream connection closed');
+  await other.check();
+  t.pass('the other connection kept running');
+  await other.close();
 });
 
 await t.test('byte counters move while a transfer is still open', async (t) => {
@@ -150,7 +283,7 @@ await t.test('max_connections: the connection over the limit is closed at once a
   await daemon.waitForCount((l) => l.msg === 'connection' && l['reason'] === 'client closed before a complete ClientHello', 3);
   m = await daemon.metrics();
   t.equal(m.get(metric('sni_forwarder_connections_total', { host: '', outcome: 'limit' })), 1);
-  for (const host of ['', 'idle.test', 'reset.test', 'stream.test', 'live.test']) {
+  for (const host of ['', 'idle.test', 'reset.test', 'stream.test', 'live.test', 'stall.test', 'echo.test', 'firehose.test']) {
     t.equal(m.get(metric('sni_forwarder_active_connections', { host })), 0, `active{host="${host}"} back to 0`);
   }
 });

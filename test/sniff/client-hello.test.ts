@@ -11,6 +11,7 @@ import {
   type HelloResult,
 } from '../../src/sniff/client-hello.js';
 import { captureCurl, captureNodeTls, captureOpenssl } from '../helpers/hello-capture.js';
+import { casesComment, chunked, runs, seedComment } from '../helpers/parser-properties.js';
 
 // ---------------------------------------------------------------------------------------------
 // Byte builders. Each follows the TLS presentation language: vecN is a vector with an N-byte
@@ -148,9 +149,7 @@ async function viaLibrary(bytes: Buffer): Promise<{ serverName: string | null; a
   return { serverName: getExtensionData(m, 0)?.serverName ?? null, alpn: getExtensionData(m, 16)?.protocols ?? [] };
 }
 
-const SEED = process.env.FC_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FC_SEED);
-t.comment(`fast-check seed ${SEED} (rerun with FC_SEED=${SEED})`);
-const runs = (numRuns: number): { seed: number; numRuns: number } => ({ seed: SEED, numRuns });
+t.comment(seedComment());
 
 // ---------------------------------------------------------------------------------------------
 // Real hellos, captured now from the clients installed here.
@@ -526,17 +525,6 @@ await t.test('strictness cases', (t) => {
 
 const KINDS = new Set(['ok', 'need-more', 'invalid']);
 const chunking = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 });
-/** Cuts `b` into chunks whose sizes cycle through `sizes`. */
-function chunked(b: Uint8Array, sizes: readonly number[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let at = 0, i = 0; at < b.length; i++) {
-    const n = sizes[i % sizes.length] ?? 1;
-    out.push(b.subarray(at, at + n));
-    at += n;
-  }
-  return out;
-}
-
 await t.test('property: random bytes never throw, and chunking does not change the answer', (t) => {
   const plain = fc.uint8Array({ maxLength: 600 });
   // Framed as one handshake record with a client_hello header, so the body parser runs on noise.
@@ -627,6 +615,24 @@ await t.test('property: single-byte mutations of real hellos never throw and chu
   t.end();
 });
 
+await t.test('property: real hellos re-framed into random record sizes and fed in random chunks parse the same', (t) => {
+  const table = [...REAL.map((f) => f.bytes), MINIMAL].map((b) => ({ msg: messageOf(b), whole: parseClientHello(b) }));
+  t.ok(table.every((x) => x.whole.kind === 'ok'), 'every source parses whole');
+  fc.assert(
+    fc.property(fc.nat(), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }), chunking, (src, recordSizes, sizes) => {
+      const entry = table[src % table.length];
+      if (entry === undefined || entry.whole.kind !== 'ok') return false;
+      const cuts: number[] = [];
+      for (let at = 0, i = 0; (at += recordSizes[i % recordSizes.length] ?? 1) < entry.msg.length; i++) cuts.push(at);
+      const reframed = frame(entry.msg, cuts);
+      const want = { kind: 'ok', value: { ...entry.whole.value, recordCount: cuts.length + 1 }, consumed: reframed.length };
+      return isDeepStrictEqual(parseClientHello(reframed), want) && isDeepStrictEqual(feed(chunked(reframed, sizes)), want);
+    }),
+    runs(2000),
+  );
+  t.end();
+});
+
 /** Offsets and widths of every length field in a single-record hello (test-side walk). */
 function lengthFields(b: Buffer): { at: number; width: 1 | 2 | 3 }[] {
   const fields: { at: number; width: 1 | 2 | 3 }[] = [{ at: 3, width: 2 }, { at: 6, width: 3 }];
@@ -676,3 +682,5 @@ await t.test('property: corrupted length fields never throw or read past what th
   t.pass('held');
   t.end();
 });
+
+t.comment(casesComment());

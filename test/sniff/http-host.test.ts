@@ -11,7 +11,7 @@ import {
   type HttpRequestHead,
 } from '../../src/sniff/http-host.js';
 import { run } from '../helpers/proc.js';
-import { decidedIsFinal as checkFinal, FC_SEED, runs } from '../helpers/parser-properties.js';
+import { casesComment, decidedIsFinal as checkFinal, runs, seedComment } from '../helpers/parser-properties.js';
 
 const CRLF = '\r\n';
 /** A request head: the request line and field lines, each ended by CRLF, then the empty line. */
@@ -38,7 +38,7 @@ function decidedIsFinal(x: Uint8Array): string | undefined {
   return checkFinal(parseHttpHead, wellFormed, x);
 }
 
-t.comment(`fast-check seed ${FC_SEED} (rerun with FC_SEED=${FC_SEED})`);
+t.comment(seedComment());
 
 // ---------------------------------------------------------------------------------------------
 // Real request heads, captured now from the clients installed here: a loopback server records
@@ -423,3 +423,5 @@ await t.test('single-byte mutations of valid heads never throw, and a decided an
   t.pass('mutations');
   t.end();
 });
+
+t.comment(casesComment());
