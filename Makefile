@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 CONFIG ?= config.example.yaml
 PREFIX ?= /usr/local
 
-.PHONY: all run test build build-test lint typecheck clean
+.PHONY: all run test build build-test lint typecheck clean bench
 
 all: build
 
@@ -31,6 +31,11 @@ test: build build-test lint
 
 clean:
 	rm -rf dist build .tap
+
+# Benchmark against direct, HAProxy, nginx stream and a Node pipe (issue #10; not part of `make
+# test`): loopback only, about 10 minutes, writes bench/results.md. Knobs: see bench/run.mjs.
+bench: build
+	node bench/run.mjs
 
 # ---- install / uninstall (SPEC §6) ----------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=staging dir] [NODE=/usr/bin/node]
