@@ -110,19 +110,23 @@ async function main() {
   const samples = Object.fromEntries(columns.map((c) => [c.id, []]));
   let checked = { down: 0, up: 0 };
   for (let rep = 1; rep <= settings.reps; rep++) {
-    for (const c of columns) {
+    // Each repetition starts one column later, so no column always runs first or last.
+    const shift = (rep - 1) % columns.length;
+    for (const c of [...columns.slice(shift), ...columns.slice(0, shift)]) {
       log(`rep ${rep}/${settings.reps} ${c.label}`);
+      const started = Date.now();
       const s = await measure(c, targetsById[c.id], { pki, hostsFile, blobFile, sha256 });
       s.rssIdle = rssIdle[c.id];
       samples[c.id].push(s);
       checked = { down: checked.down + s.downloadsChecked, up: checked.up + s.uploadsChecked };
       log(`  new ${s.newConnRate.toFixed(0)}/s  ka ${s.kaRps.toFixed(0)}/s p50 ${s.kaP50}ms  down ${s.down1.toFixed(0)}/${s.down4.toFixed(0)}`
-        + `  up ${s.up1.toFixed(0)}/${s.up4.toFixed(0)} MiB/s  rss/1000 ${fmt1(s.rssPer1000)}  after ${fmt1(s.rssAfterLoad)} MiB`);
+        + `  up ${s.up1.toFixed(0)}/${s.up4.toFixed(0)} MiB/s  rss/1000 ${fmt1(s.rssPer1000)}  after ${fmt1(s.rssAfterLoad)} MiB`
+        + `  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }
   }
 
   const med = medians(columns, samples);
-  const report = await render(columns, med, samples, checked);
+  const report = await render(columns, med, samples, checked, (Date.now() - t0) / 1000);
   process.stdout.write(`${report}\n`);
   if (settings.out !== '-') {
     writeFileSync(settings.out, `${report}\n`);
@@ -146,6 +150,19 @@ async function measure(column, target, { pki, hostsFile, blobFile, sha256 }) {
   };
   const s = {};
   const baselineFds = stats().fds;
+  const closedDown = () => until(`${column.label} to close its connections`, () => stats().fds <= baselineFds + 2,
+    { timeoutMs: 30_000 });
+
+  // Idle connections first, while the process is as close to idle as it gets: after the load
+  // phases, memory the runtime frees lazily would blur the growth.
+  if (proc) {
+    const before = stats().rssBytes;
+    const held = await holdIdle({ pki, port, count: settings.idle });
+    s.rssHolding = stats().rssBytes / MIB;
+    s.rssPer1000 = (s.rssHolding - before / MIB) * (1000 / settings.idle);
+    await held.close();
+    await closedDown();
+  }
 
   const nc = await cpuOver(() => wrk({ hostsFile, port, seconds: settings.seconds, connections: settings.conns, close: true }));
   s.newConnRate = nc.result.rps;
@@ -173,20 +190,15 @@ async function measure(column, target, { pki, hostsFile, blobFile, sha256 }) {
   s.uploadsChecked = u1.result.checked + u4.result.checked;
 
   if (proc) {
-    const before = stats().rssBytes;
-    const held = await holdIdle({ pki, port, count: settings.idle });
-    s.rssHolding = stats().rssBytes / MIB;
-    s.rssPer1000 = ((stats().rssBytes - before) / MIB) * (1000 / settings.idle);
-    await held.close();
-    // The forwarder has let go of the connections when its fd count is back where it started.
-    await until(`${column.label} to close the idle connections`, () => stats().fds <= baselineFds + 2, { timeoutMs: 30_000 });
+    // Everything this repetition's load opened is closed when the fd count is back at the start.
+    await closedDown();
     s.rssAfterLoad = stats().rssBytes / MIB;
   }
   if (proc && proc.child.exitCode !== null) throw new Error(`${proc.name} exited during the run`);
   return s;
 }
 
-async function render(columns, med, samples, checked) {
+async function render(columns, med, samples, checked, elapsedSeconds) {
   const version = async (cmd, args, re = /^(.*)$/m) => {
     const r = await run(cmd, args);
     const m = re.exec(r.stdout + r.stderr);
@@ -204,7 +216,7 @@ async function render(columns, med, samples, checked) {
     '# sni-forwarder benchmark results',
     '',
     `${new Date().toISOString()} — \`make bench\` (bench/run.mjs), loopback only, ${settings.reps} repetition(s) interleaved`
-      + ' across columns; every cell is the median; (N×) is the ratio to direct.',
+      + ` across columns (the run took ${Math.round(elapsedSeconds)} s); every cell is the median; (N×) is the ratio to direct.`,
     '',
     table(columns, med),
     '',
@@ -228,7 +240,7 @@ async function render(columns, med, samples, checked) {
     '',
     '## Method',
     '',
-    `- Origin: Debian's nginx, 1 worker, TLS 1.3 only, certificate from a test CA made by openssl, access_log off;`
+    `- Origin: Debian's nginx (run as root so it can read the bench's files), 1 worker, TLS 1.3 only, certificate from a test CA made by openssl, access_log off;`
       + ` /small is 100 bytes, /blob ${settings.blobMiB} MiB of random data; /upload stores the body in a tmpfs file`
       + ' that the bench hashes after the clock stops.',
     `- New connections: wrk -t1 -c${settings.conns} -d${settings.seconds}s -H 'Connection: close' /small (a full TCP + TLS 1.3`
@@ -240,8 +252,8 @@ async function render(columns, med, samples, checked) {
     '- CPU: utime + stime of the forwarder\'s whole process tree from /proc/PID/stat, before and after the phase'
       + ' (new connections for per-10,000; the 1- and 4-connection transfers of one direction for per-GiB).',
     `- RSS: sum of VmRSS over the process tree: right after start; while holding ${settings.idle} idle TLS connections`
-      + ' (handshakes completed through the forwarder, per 1,000 = growth × 1000 / count); and after the load tests'
-      + ' of each repetition, once the forwarder has closed the held connections.',
+      + ' (handshakes completed through the forwarder; the first phase of each repetition; per 1,000 = growth × 1000'
+      + ' / count); and at the end of each repetition, once the forwarder has closed every connection.',
     '- sni-forwarder logs as in production: level info, one access line per connection, stdout to a file.'
       + ' HAProxy (mode tcp, req.ssl_sni, nbthread 1) and nginx stream (ssl_preread, 1 worker) run without access logs.',
     '- Clients, origin and forwarders share the machine\'s cores; the Node pipe is bench/node-pipe.mjs.',
