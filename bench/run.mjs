@@ -15,7 +15,7 @@
 //   BENCH_OUT        where to write the report (default bench/results.md; "-" = stdout only)
 // Progress goes to stderr, the report to stdout.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,14 +70,25 @@ try {
   await main();
 } catch (err) {
   log(`failed: ${err.stack ?? err}`);
+  showLogs();
   process.exitCode = 1;
 } finally {
   await cleanup();
 }
 
+/** The end of every server log in the bench dir, for a failure's post-mortem. */
+function showLogs() {
+  for (const f of readdirSync(dir).filter((n) => /\.(log|out)$/.test(n))) {
+    const text = readFileSync(join(dir, f), 'utf8').trim();
+    if (text) log(`--- ${f} (last lines)\n${text.split('\n').slice(-8).join('\n')}`);
+  }
+}
+
 async function main() {
   if (!existsSync(join(settings.dist, 'cli.js'))) throw new Error(`${settings.dist}/cli.js not found: run make build (or set FORWARDER_DIST)`);
-  if (wanted.includes('haproxy') || wanted.includes('nginx')) await setup.ensurePackages(log);
+  await setup.ensurePackages(log);
+  const missing = setup.missingEssentials();
+  if (missing.length > 0) throw new Error(`cannot bench without ${missing.join(', ')}`);
   const columns = ALL.filter((c) => wanted.includes(c.id)).filter((c) => {
     const ok = (c.id !== 'haproxy' || setup.haveHaproxy()) && (c.id !== 'nginx' || setup.haveNginxStream());
     if (!ok) log(`skipping ${c.label}: not installed`);

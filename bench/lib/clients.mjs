@@ -26,7 +26,7 @@ export function parseWrk(out) {
   const ms = (pct) => {
     const m = new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
     if (!m) return NaN;
-    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+    return Math.round(Number(m[1]) * { us: 1, ms: 1000, s: 1e6 }[m[2]]) / 1000; // whole µs, in ms
   };
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + (num(/Non-2xx or 3xx responses: (\d+)/) || 0);
@@ -65,9 +65,14 @@ export async function download({ pki, port, parallel, blobMiB, sha256 }) {
 export async function upload({ pki, port, parallel, blobMiB, blobFile, sha256 }) {
   const url = `https://${NAME}:${port}/upload`;
   const one = async () => {
-    const r = await run('curl', [...curlArgs(pki, port), '-H', 'Expect:', '-T', blobFile, url]);
-    if (r.code !== 0) throw new Error(`upload failed (${r.code}): ${r.stderr}`);
-    return r.stdout.trim();
+    const r = await run('curl', [...curlArgs(pki, port), '-H', 'Expect:', '-T', blobFile,
+      '-w', '\n%{http_code} %{size_upload}', url]);
+    const [file, status] = r.stdout.split('\n');
+    if (r.code !== 0 || !file) {
+      throw new Error(`upload through port ${port} failed: curl exit ${r.code}, status and bytes sent ${status}, `
+        + `stored as "${file}": ${r.stderr}`);
+    }
+    return file;
   };
   const t0 = process.hrtime.bigint();
   const files = await Promise.all(Array.from({ length: parallel }, one));

@@ -9,11 +9,16 @@ import { start, run, waitListening, until, freePort } from './procs.mjs';
 export const NAME = 'bench.test';
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
-/** Installs what is missing (haproxy, nginx's stream module) with apt-get; false if that fails. */
+/** A program the bench runs, and the Debian package that has it. */
+const PROGRAMS = [['/usr/bin/wrk', 'wrk'], ['/usr/bin/curl', 'curl'], ['/usr/bin/openssl', 'openssl'],
+  ['/usr/sbin/nginx', 'nginx-light'], ['/usr/sbin/haproxy', 'haproxy'], [STREAM_MODULE, 'libnginx-mod-stream']];
+
+/**
+ * Installs with apt-get whatever of PROGRAMS is missing (after any apt run logged in
+ * /tmp/apt.log has finished). A failure is logged; the columns that need it are then skipped.
+ */
 export async function ensurePackages(log) {
-  const need = [];
-  if ((await run('haproxy', ['-v'])).code !== 0) need.push('haproxy');
-  if (!existsSync(STREAM_MODULE)) need.push('libnginx-mod-stream');
+  const need = PROGRAMS.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
   if (need.length === 0) return;
   if (existsSync('/tmp/apt.log') && !/done\s*\d*\s*$/.test(readFileSync('/tmp/apt.log', 'utf8'))) {
     log('another apt-get run is still going (/tmp/apt.log): waiting for it');
@@ -32,6 +37,11 @@ export async function ensurePackages(log) {
 
 export function haveHaproxy() {
   return existsSync('/usr/sbin/haproxy');
+}
+
+/** The programs without which no column can be measured (wrk, curl, openssl, nginx). */
+export function missingEssentials() {
+  return PROGRAMS.slice(0, 4).filter(([path]) => !existsSync(path)).map(([path]) => path);
 }
 
 export function haveNginxStream() {
