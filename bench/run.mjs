@@ -218,7 +218,8 @@ async function render(columns, med, samples, checked, elapsedSeconds) {
   const repoDir = resolve(settings.dist, '..');
   let forwarder = settings.dist;
   try {
-    forwarder = execFileSync('git', ['-C', repoDir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).trim();
+    // The last commit that touched src/ is the code measured; HEAD may be a later bench change.
+    forwarder = execFileSync('git', ['-C', repoDir, 'log', '-1', '--format=src/ at %h %s', '--', 'src'], { encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['-C', repoDir, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim();
     if (dirty) forwarder += ' (+ uncommitted changes in src/)';
   } catch { /* not a git checkout: the path will do */ }
