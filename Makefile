@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 CONFIG ?= config.example.yaml
 PREFIX ?= /usr/local
 
-.PHONY: all run test build build-test lint typecheck clean fuzz soak
+.PHONY: all run test build build-test lint typecheck clean fuzz soak bench
 
 all: build
 
@@ -40,6 +40,11 @@ fuzz: build build-test
 
 soak: build build-test
 	node scripts/soak.mjs
+
+# Benchmark against direct, HAProxy, nginx stream and a Node pipe (issue #10; not part of `make
+# test`): loopback only, about 10 minutes, writes bench/results.md. Knobs: see bench/run.mjs.
+bench: build
+	node bench/run.mjs
 
 # ---- install / uninstall (SPEC §6) ----------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=staging dir] [NODE=/usr/bin/node]

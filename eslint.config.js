@@ -18,12 +18,12 @@ export default tseslint.config(
     },
   },
   {
-    // Plain JavaScript build scripts: no type information, Node globals.
-    files: ['scripts/**/*.mjs'],
+    // Plain JavaScript build and benchmark scripts: no type information, Node globals.
+    files: ['scripts/**/*.mjs', 'bench/**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { process: 'readonly', console: 'readonly' },
+      globals: { process: 'readonly', console: 'readonly', fetch: 'readonly', setTimeout: 'readonly' },
     },
   },
 );
