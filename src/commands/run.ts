@@ -16,7 +16,10 @@ import { packageVersion } from '../version.js';
 export async function runCommand(file: string): Promise<void> {
   const config = await loadConfig(file);
   const worker = cluster.isWorker ? cluster.worker : undefined;
-  const log = worker === undefined ? createLogger(config.log.level) : createLogger(config.log.level).child({ worker: worker.id });
+  // The metrics exist only once the logger does; lines dropped before that are not counted.
+  let countDrop = (): void => {};
+  const root = createLogger(config.log.level, () => countDrop());
+  const log = worker === undefined ? root : root.child({ worker: worker.id });
   crashOnBugs(log);
   const workers = workerCount(config);
   if (worker === undefined && workers > 1) {
@@ -30,6 +33,7 @@ export async function runCommand(file: string): Promise<void> {
   if (worker === undefined) log.info({ config: file, node: process.version }, 'starting');
   const inherited = worker === undefined ? await takeInheritedSockets() : [];
   const metrics = new Metrics(undefined, { version: packageVersion() });
+  countDrop = () => metrics.logLinesDropped.inc();
   const daemon = await Daemon.start(config, log, { metrics, inherited, serveMetrics: worker === undefined });
   const reloader = new Reloader(file, daemon, log);
   let stopping = false;

@@ -29,6 +29,7 @@ export class Metrics {
   readonly buildInfo: Gauge<'version' | 'node_version'>;
   readonly maxConnections: Gauge;
   readonly lastFailure: Gauge<'host' | 'outcome'>;
+  readonly logLinesDropped: Counter;
 
   /** `version` labels sni_forwarder_build_info (the package.json version; "unknown" if not given). */
   constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean; version?: string } = {}) {
@@ -106,6 +107,11 @@ export class Metrics {
       labelNames: ['host', 'outcome'],
       // Across a cluster the newest time any worker saw is the answer, not a sum of times.
       aggregator: 'max',
+      registers,
+    });
+    this.logLinesDropped = new Counter({
+      name: `${PREFIX}log_lines_dropped_total`,
+      help: 'Log lines dropped because stdout (the journal) did not take them fast enough.',
       registers,
     });
     // Make the zero values visible from the start, so rate() and alerts work before traffic.
