@@ -3,7 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { start, run, waitListening, until, freePort } from './procs.mjs';
 
 export const NAME = 'bench.test';
@@ -139,6 +140,11 @@ http {
 }
 
 /** sni-forwarder itself (`workers` 1 or "auto"), logging as production would, to a file. */
+const NODE_FLAGS = (() => {
+  const m = /^NODE_FLAGS := (.*)$/m.exec(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'Makefile'), 'utf8'));
+  return m ? m[1].trim().split(/\s+/) : [];
+})();
+
 export async function startSniForwarder(dir, dist, originPort, workers) {
   const port = await freePort();
   const metricsPort = await freePort();
@@ -160,7 +166,8 @@ routes:
 `);
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const proc = start(`sni-forwarder workers=${workers}`, process.execPath, [join(dist, 'cli.js'), 'run', '-c', conf],
+  // The V8 flags of the Makefile's NODE_FLAGS, as `make run` and the installed launcher use them.
+  const proc = start(`sni-forwarder workers=${workers}`, process.execPath, [...NODE_FLAGS, join(dist, 'cli.js'), 'run', '-c', conf],
     { logFile: join(dir, `sni-${workers}.log`), env });
   const readyz = async () => {
     try { return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200; } catch { return false; }
