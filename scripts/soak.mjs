@@ -4,7 +4,7 @@
 // The daemon runs with --expose-gc; SIGUSR2 makes it collect and log its memory ("gc done"), so
 // the before/after figures are live memory, not garbage. Prints a table; exits 1 if a check
 // fails. Uses the built daemon (dist/) and the compiled test helpers (build/test/helpers/).
-/* global fetch, AbortSignal */
+/* global AbortSignal */
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
