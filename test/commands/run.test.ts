@@ -1,19 +1,15 @@
 // `run`'s debugging aid for `make soak`: under node --expose-gc, SIGUSR2 collects garbage and
 // logs the memory left, and the daemon keeps serving.
 import t from 'tap';
-import { DaemonProcess } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig } from '../helpers/daemon.js';
 
 await t.test('with --expose-gc, SIGUSR2 logs "gc done" with the memory and the daemon keeps running', async (t) => {
   // `env` execs node, so the daemon keeps the child's pid and gets the signal itself.
-  const d = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+  const d = await DaemonProcess.start(loopbackConfig(`
 routes:
   - hosts: ["x.test"]
     upstream: "127.0.0.1:9"
-`, ['env', 'NODE_OPTIONS=--expose-gc']);
+`), ['env', 'NODE_OPTIONS=--expose-gc']);
   t.teardown(() => d.stop());
   for (let i = 1; i <= 2; i++) {
     d.child.kill('SIGUSR2');

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
 import { FD_WARN_INTERVAL_MS, FdWatch, countOpenFds, fdHeadroom, readFdLimit } from '../../src/daemon/fd-watch.js';
-import { DaemonProcess, type LogLine } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, type LogLine } from '../helpers/daemon.js';
 import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 import { run } from '../helpers/proc.js';
 
@@ -72,17 +72,13 @@ await t.test('a daemon out of descriptors logs it, keeps running and serves agai
   // 48 descriptors: the idle daemon uses about 22 (stdio, epoll, libuv's threads and reserve,
   // two listening sockets), so some 25 client connections use up the rest.
   const LIMIT = 48;
-  const d = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+  const d = await DaemonProcess.start(loopbackConfig(`
 limits:
   client_hello_timeout: 60s
 routes:
   - hosts: ["fd.test"]
     upstream: "127.0.0.1:${origin.port}"
-`, ['prlimit', `--nofile=${LIMIT}`, '--']);
+`), ['prlimit', `--nofile=${LIMIT}`, '--']);
   t.teardown(() => d.stop());
   const port = d.listenerPort();
   t.equal(await fetchHello({ port, servername: 'fd.test', caPem: ca.caPem }), 'hello from fd\n', 'served before');

@@ -1,21 +1,17 @@
 // workers: 2 through the built CLI: connections spread over both processes, /metrics is their
 // sum, a killed worker comes back while the other keeps serving, SIGTERM stops them all.
 import t from 'tap';
-import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
 import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 
 const { ca, origin } = await startTlsOrigin('w', ['w.test'], (fn) => t.teardown(fn));
 
-const d = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+const d = await DaemonProcess.start(loopbackConfig(`
 workers: 2
 routes:
   - hosts: ["w.test"]
     upstream: "127.0.0.1:${origin.port}"
-`);
+`));
 t.teardown(() => d.stop());
 await d.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
 const port = d.listenerPort();

@@ -4,16 +4,12 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
-import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
 import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 
 const { ca, origin } = await startTlsOrigin('edge', ['edge.test'], (fn) => t.teardown(fn));
 
-const d = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+const d = await DaemonProcess.start(loopbackConfig(`
 clients:
   allow: ["127.0.0.1/32", "127.0.0.3/32"]
 limits:
@@ -22,7 +18,7 @@ limits:
 routes:
   - hosts: ["edge.test"]
     upstream: "127.0.0.1:${origin.port}"
-`);
+`));
 t.teardown(() => d.stop());
 const port = d.listenerPort();
 
@@ -76,17 +72,13 @@ function rssKiB(pid: number): number {
 
 await t.test('a flood of 5,000 silent connections: normal fetches succeed, all closed at the hello timeout', async (t) => {
   // A daemon without a per-client cap: the flood comes from one source address.
-  const fd = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+  const fd = await DaemonProcess.start(loopbackConfig(`
 limits:
   client_hello_timeout: 2s
 routes:
   - hosts: ["edge.test"]
     upstream: "127.0.0.1:${origin.port}"
-`);
+`));
   t.teardown(() => fd.stop());
   const floodPort = fd.listenerPort();
   const pid = fd.child.pid!;

@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import t from 'tap';
-import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
 import { captureNodeTls } from '../helpers/hello-capture.js';
 
 /** A raw TCP upstream whose behaviour per connection is given by `onSocket`. */
@@ -64,11 +64,7 @@ const firehose = await upstream((s) => {
   });
 });
 
-const daemon = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+const daemon = await DaemonProcess.start(loopbackConfig(`
 limits:
   client_hello_timeout: 3s
   idle_timeout: 300ms
@@ -88,7 +84,7 @@ routes:
     upstream: "127.0.0.1:${echo.port}"
   - hosts: ["firehose.test"]
     upstream: "127.0.0.1:${firehose.port}"
-`);
+`));
 t.teardown(() => daemon.stop());
 const port = daemon.listenerPort();
 

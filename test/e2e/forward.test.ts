@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { Agent, request as httpsRequest } from 'node:https';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import t from 'tap';
-import { DaemonProcess, metric, type LogLine } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric, type LogLine } from '../helpers/daemon.js';
 import { Dnsmasq } from '../helpers/dnsmasq.js';
 import { captureNodeTls } from '../helpers/hello-capture.js';
 import { blobSha256, Origin, PATTERN_CHUNK } from '../helpers/origin.js';
@@ -52,11 +52,7 @@ const dns = await Dnsmasq.start({
 });
 t.teardown(() => dns.stop());
 
-const daemon = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+const daemon = await DaemonProcess.start(loopbackConfig(`
 limits:
   client_hello_timeout: 300ms
   connect_timeout: 2s
@@ -78,7 +74,7 @@ routes:
   - hosts: ["loop.test"]
   - hosts: ["halfclose.test"]
     upstream: "127.0.0.1:${(rawUpstream.address() as AddressInfo).port}"
-`);
+`));
 t.teardown(() => daemon.stop());
 const port = daemon.listenerPort();
 

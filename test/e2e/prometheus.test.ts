@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
-import { DaemonProcess, metric, parseMetrics, type LogLine } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric, parseMetrics, type LogLine } from '../helpers/daemon.js';
 import { fetchHello, Origin, PATTERN_CHUNK, startTlsOrigin } from '../helpers/origin.js';
 import { freePort } from '../helpers/proc.js';
 import { Prometheus, prometheusAvailable, promtool, type VectorSample } from '../helpers/prometheus.js';
@@ -84,18 +84,14 @@ routes:
     const wOrigin = new Origin('workers', leaf);
     await wOrigin.listen();
     t.teardown(() => wOrigin.close());
-    const w = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+    const w = await DaemonProcess.start(loopbackConfig(`
 workers: 2
 limits:
   max_connections: 300
 routes:
   - hosts: ["bytes.test"]
     upstream: "127.0.0.1:${wOrigin.port}"
-`);
+`));
     t.teardown(() => w.stop());
     await w.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
     t.equal(await fetchHello({ port: w.listenerPort(), servername: 'bytes.test', caPem: ca.caPem }), 'hello from workers\n');

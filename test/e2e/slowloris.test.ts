@@ -2,23 +2,19 @@
 // client_hello_timeout, while a normal client keeps being served (issue 8, "Faults").
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
-import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
 import { captureNodeTls } from '../helpers/hello-capture.js';
 import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 
 const { ca, origin } = await startTlsOrigin('slow', ['slow.test'], (fn) => t.teardown(fn));
 
-const d = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+const d = await DaemonProcess.start(loopbackConfig(`
 limits:
   client_hello_timeout: 2s
 routes:
   - hosts: ["slow.test"]
     upstream: "127.0.0.1:${origin.port}"
-`);
+`));
 t.teardown(() => d.stop());
 const port = d.listenerPort();
 

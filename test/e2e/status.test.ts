@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import t, { type Test } from 'tap';
 import { formatBytes } from '../../src/observe/status.js';
-import { DaemonProcess, metric, runCli, writeConfig, type LogLine } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric, runCli, writeConfig, type LogLine } from '../helpers/daemon.js';
 import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
 import { freePort, run } from '../helpers/proc.js';
 
@@ -19,17 +19,13 @@ const CHROMIUM = '/usr/bin/chromium';
 
 const { ca, origin } = await startTlsOrigin('status', ['registry.test', '*.cdn.test'], (fn) => t.teardown(fn));
 const closedPort = await freePort();
-const d = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+const d = await DaemonProcess.start(loopbackConfig(`
 routes:
   - hosts: ["registry.test", "*.cdn.test"]
     upstream: "127.0.0.1:${origin.port}"
   - hosts: ["down.test"]
     upstream: "127.0.0.1:${closedPort}"
-`);
+`));
 t.teardown(() => d.stop());
 const port = d.listenerPort();
 
@@ -248,16 +244,12 @@ await t.test('the routes on the page follow a reload', async (t) => {
 });
 
 await t.test('with workers: 2 both views show the sum over the workers and the routes', async (t) => {
-  const c = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+  const c = await DaemonProcess.start(loopbackConfig(`
 workers: 2
 routes:
   - hosts: ["registry.test"]
     upstream: "127.0.0.1:${origin.port}"
-`);
+`));
   t.teardown(() => c.stop());
   await c.waitFor((l) => l.msg === 'ready' && l['workers'] === 2);
   const cport = c.listenerPort();

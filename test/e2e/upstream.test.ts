@@ -3,7 +3,7 @@
 // real dnsmasq and real TLS origins.
 import { Resolver } from 'node:dns/promises';
 import t from 'tap';
-import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
 import { Dnsmasq } from '../helpers/dnsmasq.js';
 import { createNetns } from '../helpers/netns.js';
 import { Origin } from '../helpers/origin.js';
@@ -144,17 +144,13 @@ await t.test('cached lookups cost less than misses (figures, not assertions)', a
 await t.test('an address that silently drops SYNs: upstream_unreachable after connect_timeout', { skip: nsSkip }, async (t) => {
   if ('unavailable' in ns) return;
   await ns.dropSyn('127.0.0.30');
-  const d = await DaemonProcess.start(`
-listen:
-  - address: "127.0.0.1:0"
-metrics:
-  address: "127.0.0.1:0"
+  const d = await DaemonProcess.start(loopbackConfig(`
 limits:
   connect_timeout: 400ms
 routes:
   - hosts: ["blackhole.test"]
     upstream: "127.0.0.30:443"
-`, ['ip', 'netns', 'exec', ns.name]);
+`), ['ip', 'netns', 'exec', ns.name]);
   t.teardown(() => d.stop());
   const r = await ns.run('curl', ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `blackhole.test:${d.listenerPort()}:127.0.0.1`, `https://blackhole.test:${d.listenerPort()}/`]);
   t.not(r.code, 0);

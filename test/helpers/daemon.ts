@@ -48,6 +48,18 @@ export function writeConfig(yaml: string, name = 'config.yaml'): string {
   return file;
 }
 
+/**
+ * A config with one TLS listener and the metrics server, both on ephemeral loopback ports,
+ * followed by `rest` (routes, limits, ...): the start of most test daemons' configs.
+ */
+export function loopbackConfig(rest: string): string {
+  return `listen:
+  - address: "127.0.0.1:0"
+metrics:
+  address: "127.0.0.1:0"
+${rest.replace(/^\n/, '')}`;
+}
+
 interface Waiter {
   readonly match: (l: LogLine) => boolean;
   readonly resolve: (l: LogLine) => void;
