@@ -34,29 +34,32 @@ const program = new Command()
 
 const debug = (): boolean => program.opts<{ debug?: boolean }>().debug === true;
 
+/**
+ * A command's action: runs `fn`, takes a number it returns as the exit code, and prints any
+ * error as `fail` does.
+ */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      const code = await fn(...args);
+      if (typeof code === 'number') process.exitCode = code;
+    } catch (err) {
+      fail(err, debug());
+    }
+  };
+}
+
 program
   .command('run')
   .description('run the daemon')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .action(async (opts: { config: string }) => {
-    try {
-      await runCommand(opts.config);
-    } catch (err) {
-      fail(err, debug());
-    }
-  });
+  .action(action((opts: { config: string }) => runCommand(opts.config)));
 
 program
   .command('check')
   .description('validate the configuration and print the effective route table')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .action(async (opts: { config: string }) => {
-    try {
-      await checkCommand(opts.config);
-    } catch (err) {
-      fail(err, debug());
-    }
-  });
+  .action(action((opts: { config: string }) => checkCommand(opts.config)));
 
 program
   .command('status')
@@ -65,13 +68,7 @@ program
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .option('--json', 'print the figures as JSON')
   .option('--timeout <seconds>', 'for the request', '5')
-  .action(async (opts: StatusCommandOptions) => {
-    try {
-      await statusCommand(opts);
-    } catch (err) {
-      fail(err, debug());
-    }
-  });
+  .action(action((opts: StatusCommandOptions) => statusCommand(opts)));
 
 program
   .command('route')
@@ -79,13 +76,7 @@ program
   .argument('<host>', 'server name as a client would send it')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .option('--json', 'print the answer as JSON')
-  .action(async (host: string, opts: { config: string; json?: boolean }) => {
-    try {
-      process.exitCode = await routeCommand(host, opts.config, { json: opts.json === true });
-    } catch (err) {
-      fail(err, debug());
-    }
-  });
+  .action(action((host: string, opts: { config: string; json?: boolean }) => routeCommand(host, opts.config, { json: opts.json === true })));
 
 program
   .command('hosts')
@@ -93,13 +84,7 @@ program
   .requiredOption('--address <ip>', "the forwarder's IPv4 or IPv6 address as clients reach it")
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .addOption(new Option('--format <format>', 'output format').choices(HOSTS_FORMATS).default('hosts'))
-  .action(async (opts: { address: string; config: string; format: HostsFormat }) => {
-    try {
-      await hostsCommand(opts.config, { address: opts.address, format: opts.format });
-    } catch (err) {
-      fail(err, debug());
-    }
-  });
+  .action(action((opts: { address: string; config: string; format: HostsFormat }) => hostsCommand(opts.config, { address: opts.address, format: opts.format })));
 
 program
   .command('probe')
@@ -111,12 +96,6 @@ program
   .option('--ca <file>', 'an extra trusted CA certificate (PEM); NODE_EXTRA_CA_CERTS works too')
   .option('--timeout <seconds>', 'per request', '10')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .action(async (registry: string, opts: ProbeCommandOptions) => {
-    try {
-      process.exitCode = await probeCommand(registry, opts);
-    } catch (err) {
-      fail(err, debug());
-    }
-  });
+  .action(action((registry: string, opts: ProbeCommandOptions) => probeCommand(registry, opts)));
 
 await program.parseAsync(process.argv);
