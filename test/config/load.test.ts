@@ -6,21 +6,12 @@ import t from 'tap';
 import { loadConfig, loadConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { ConfigError } from '../../src/errors.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 // Compiled to build/test/config/, so the repository root is three levels up.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures/config');
 
-/** The ConfigError message lines for `text`, or ['OK'] if it is valid. */
-function problems(text: string): string[] {
-  try {
-    loadConfigText(text, 'c.yaml');
-    return ['OK'];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n');
-    throw err;
-  }
-}
 
 function isDeepFrozen(v: unknown, path = 'config'): string | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
@@ -367,7 +358,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
 ];
 
 await t.test('every class of config mistake is reported with file:line:col and key path', (t) => {
-  for (const { name, text, want } of CASES) t.same(problems(text), want, name);
+  for (const { name, text, want } of CASES) t.same(configProblems(text), want, name);
   t.end();
 });
 
@@ -390,7 +381,7 @@ await t.test('a problem is one line, whatever characters its key or value holds'
   // Found by the config fuzz (load-properties.test.ts): a key running over several lines put
   // its newlines, and hundreds of characters, into the message.
   for (const text of ['listen\n\n::', ':---\n\n<<: ', '"a\\nb\\u0007": 1\n', `${'k'.repeat(500)}\n  x: :`]) {
-    const lines = problems(text);
+    const lines = configProblems(text);
     t.ok(lines.length > 0 && lines.every((l) => /^c\.yaml:\d+:\d+: /.test(l) && l.length < 400 && ![...l].some((c) => c < ' ')), JSON.stringify(lines));
   }
   t.end();

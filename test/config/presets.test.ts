@@ -4,20 +4,10 @@ import t from 'tap';
 import { describeConfig } from '../../src/commands/check.js';
 import { loadConfigText } from '../../src/config/load.js';
 import { Router } from '../../src/decide/router.js';
-import { ConfigError } from '../../src/errors.js';
+import { configProblems } from '../helpers/config-problems.js';
 
 const L = 'listen:\n  - address: "127.0.0.1:8443"\n';
 
-/** The ConfigError message lines for `text`, or ['OK'] if it is valid. */
-function problems(text: string): string[] {
-  try {
-    loadConfigText(text, 'c.yaml');
-    return ['OK'];
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n');
-    throw err;
-  }
-}
 
 const ERRORS: { name: string; text: string; want: string[] }[] = [
   {
@@ -105,7 +95,7 @@ const ERRORS: { name: string; text: string; want: string[] }[] = [
 
 for (const c of ERRORS) {
   await t.test(c.name, (t) => {
-    t.strictSame(problems(c.text), c.want);
+    t.strictSame(configProblems(c.text), c.want);
     t.end();
   });
 }
@@ -180,7 +170,7 @@ await t.test('dualstack accepts a YAML boolean and keeps it as a string', (t) =>
 });
 
 await t.test('duplicate hosts among file routes are still refused', (t) => {
-  t.strictSame(problems(L + 'presets:\n  - provider: ghcr\nroutes:\n  - hosts: ["a.example.com"]\n  - hosts: ["a.example.com"]\n'), [
+  t.strictSame(configProblems(L + 'presets:\n  - provider: ghcr\nroutes:\n  - hosts: ["a.example.com"]\n  - hosts: ["a.example.com"]\n'), [
     'c.yaml:7:13: routes[1].hosts[0]: duplicate host "a.example.com" (already at routes[0].hosts[0], line 6 col 13)',
   ]);
   t.end();

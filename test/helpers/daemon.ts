@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseExposition } from '../../src/observe/exposition.js';
 
 export const CLI = resolve(import.meta.dirname, '../../../dist/cli.js');
 
@@ -162,17 +163,10 @@ export class DaemonProcess {
   }
 }
 
-/** Parses Prometheus text exposition: `name{a="b",c="d"} value` → key as written, labels sorted. */
+/** Parses Prometheus text exposition (with the daemon's own reader) into values keyed by metric(). */
 export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) continue;
-    const labels = (m[3] ?? '').match(/\w+="(?:[^"\\]|\\.)*"/g) ?? [];
-    const key = labels.length > 0 ? `${m[1]}{${[...labels].sort().join(',')}}` : m[1]!;
-    out.set(key, Number(m[4]));
-  }
+  for (const sample of parseExposition(text)) out.set(metric(sample.name, sample.labels), sample.value);
   return out;
 }
 
