@@ -267,10 +267,7 @@ export class Daemon {
       // within a budget and go on. (With libuv's EMFILE trick, EMFILE mostly never gets here:
       // FdWatch reports it instead.)
       if (err.syscall === 'accept') {
-        if (this.#acceptErrorLog.allow()) {
-          const suppressed = this.#acceptErrorLog.takeSuppressed();
-          this.#log.warn({ err, listener: info.label, ...(suppressed > 0 ? { suppressed } : {}) }, 'accept failed');
-        }
+        if (this.#acceptErrorLog.allow()) this.#log.warn({ err, listener: info.label, ...this.#acceptErrorLog.takeSuppressed() }, 'accept failed');
         return;
       }
       this.#log.error({ err, listener: info.label }, 'listener error');

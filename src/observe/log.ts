@@ -86,11 +86,14 @@ export class LogBudget {
     return false;
   }
 
-  /** Lines suppressed since the last call (and resets the count). */
-  takeSuppressed(): number {
+  /**
+   * The log field for the lines suppressed since the last call — `{ suppressed: n }`, or `{}`
+   * when none were — and resets the count. Spread it into the next line written.
+   */
+  takeSuppressed(): { suppressed?: number } {
     const n = this.#suppressed;
     this.#suppressed = 0;
-    return n;
+    return n > 0 ? { suppressed: n } : {};
   }
 }
 
@@ -119,7 +122,5 @@ export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessReco
   if (r.reason !== null) fields['reason'] = r.reason;
   if (r.code !== null) fields['code'] = r.code;
   if (r.attempts.length > 0) fields['attempts'] = r.attempts;
-  const suppressed = budget?.takeSuppressed() ?? 0;
-  if (suppressed > 0) fields['suppressed'] = suppressed;
-  log.info(fields, 'connection');
+  log.info({ ...fields, ...budget?.takeSuppressed() }, 'connection');
 }

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { BufferPool } from './buffer-pool.js';
-import { canReadIntoUserBuffers, readIntoUserBuffers, userBuffersAvailable } from './user-buffer.js';
+import { canReadIntoUserBuffers, readIntoUserBuffers } from './user-buffer.js';
 
 /** Why a relay ended: both sides closed normally, one side failed, or nothing moved for too long. */
 export type RelayEnd =
@@ -8,11 +8,11 @@ export type RelayEnd =
   | { readonly kind: 'error'; readonly side: 'client' | 'upstream'; readonly err: Error }
   | { readonly kind: 'idle' };
 
-/** How bytes are moved: `user-buffers` (reads into reused buffers) or `streams` (pipe()). */
+/**
+ * How bytes are moved: `user-buffers` (reads into reused buffers; where this Node or a socket
+ * cannot, relay() uses streams instead) or `streams` (pipe()).
+ */
 export type DataPath = 'user-buffers' | 'streams';
-
-/** The data path relay() uses unless told otherwise: user buffers wherever this Node allows. */
-export const defaultDataPath: DataPath = userBuffersAvailable ? 'user-buffers' : 'streams';
 
 // Why these sizes: a fresh allocation per read (what pipe() does) cost 2.6× HAProxy's CPU per
 // GiB. Every connection's first reads go into one shared 64 KiB buffer and are copied out (the
@@ -111,7 +111,7 @@ export function relay(
   head: Uint8Array,
   idleTimeoutMs: number,
   onEnd: (end: RelayEnd) => void,
-  dataPath: DataPath = defaultDataPath,
+  dataPath: DataPath = 'user-buffers',
 ): void {
   let end: RelayEnd | null = null;
   let open = 2;
