@@ -1,5 +1,4 @@
 import { loadConfig } from '../config/load.js';
-import { ConfigError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Daemon } from './server.js';
 
@@ -48,7 +47,7 @@ export class Reloader {
       this.#log.info({ config: this.#file, ...summary }, 'reloaded');
     } catch (err) {
       configReloads.inc({ result: 'failure' });
-      const problem = err instanceof ConfigError ? err.message : err instanceof Error ? err.message : String(err);
+      const problem = err instanceof Error ? err.message : String(err); // a ConfigError's is file:line:col
       this.#log.error({ config: this.#file, problem }, 'reload rejected: keeping the running configuration');
     }
   }

@@ -6,7 +6,6 @@ import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
-import { ConfigError } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -129,7 +128,7 @@ export async function runPrimary(file: string, config: Config, log: Logger): Pro
         broadcast({ type: 'sni-forwarder:reload' });
       },
       (err: unknown) => {
-        log.error({ config: file, problem: err instanceof ConfigError || err instanceof Error ? err.message : String(err) },
+        log.error({ config: file, problem: err instanceof Error ? err.message : String(err) },
           'reload rejected: keeping the running configuration');
         broadcast({ type: 'sni-forwarder:reload-failed' });
       },
