@@ -122,5 +122,6 @@ export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessReco
   if (r.reason !== null) fields['reason'] = r.reason;
   if (r.code !== null) fields['code'] = r.code;
   if (r.attempts.length > 0) fields['attempts'] = r.attempts;
-  log.info({ ...fields, ...budget?.takeSuppressed() }, 'connection');
+  if (budget !== undefined) Object.assign(fields, budget.takeSuppressed());
+  log.info(fields, 'connection');
 }
