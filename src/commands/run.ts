@@ -79,7 +79,10 @@ export async function runCommand(file: string): Promise<void> {
     reloadFailed: () => metrics.configReloads.inc({ result: 'failure' }),
     shutdown: () => stop('shutdown'),
   });
-  tellPrimary({ type: 'sni-forwarder:ready' });
+  // Log lines are written in batches (observe/log.ts): write this worker's startup lines
+  // ('listening') before the primary logs 'ready', so the journal keeps them in that order.
+  // A failed flush (stdout gone) must not keep the worker from serving.
+  log.flush(() => tellPrimary({ type: 'sni-forwarder:ready' }));
 }
 
 /** A bug must crash the process so that systemd (or the primary) restarts it (STYLE §3). */
