@@ -29,3 +29,19 @@ await t.test('[::] listener owns IPv6 loopback too', (t) => {
   t.notOk(own('2001:db8::1', 443));
   t.end();
 });
+
+await t.test('the unspecified address is this host: own on every listener port', (t) => {
+  // Linux connects 0.0.0.0 to 127.0.0.1 and :: to ::1: a DNS answer or a static upstream of
+  // 0.0.0.0:<listener port> would reach the forwarder itself (issue #14 item 5).
+  const own = ownAddressChecker([{ address: '127.0.0.1', port: 8443 }, { address: '10.0.0.5', port: 443 }]);
+  for (const a of ['0.0.0.0', '::', '0::0', '::ffff:0.0.0.0', '0:0:0:0:0:0:0:0']) {
+    t.ok(own(a, 8443), `${a} on a 127.0.0.1 listener's port`);
+    t.ok(own(a, 443), `${a} on an exact listener's port`);
+    t.notOk(own(a, 9999), `${a} on another port`);
+  }
+  const wild = ownAddressChecker([{ address: '::', port: 443 }]);
+  t.ok(wild('0.0.0.0', 443));
+  t.ok(wild('::', 443));
+  t.notOk(wild('0.0.0.1', 443), 'only the all-zero address, not the rest of 0.0.0.0/8');
+  t.end();
+});
