@@ -15,6 +15,15 @@ function unmapped(bytes: Uint8Array): Uint8Array {
   return bytes[10] === 0xff && bytes[11] === 0xff ? bytes.subarray(12) : bytes;
 }
 
+/** A CIDR as bytes; IPv4-mapped IPv6 blocks become IPv4 ones. Undefined if the address is not an IP. */
+function toBlock(c: Cidr): Block | undefined {
+  const bytes = ipBytes(c.address);
+  if (bytes === undefined) return undefined;
+  const v4 = unmapped(bytes);
+  // "::ffff:10.0.0.0/104" is 10.0.0.0/8 once unmapped.
+  return { bytes: v4, prefix: v4.length < bytes.length ? Math.max(0, c.prefix - 96) : c.prefix };
+}
+
 function inBlock(addr: Uint8Array, block: Block): boolean {
   if (addr.length !== block.bytes.length) return false;
   const full = block.prefix >> 3;
@@ -30,13 +39,7 @@ export class CidrSet {
   readonly #blocks: readonly Block[];
 
   constructor(cidrs: readonly Cidr[]) {
-    this.#blocks = cidrs.flatMap((c) => {
-      const bytes = ipBytes(c.address);
-      if (bytes === undefined) return [];
-      const v4 = unmapped(bytes);
-      // "::ffff:10.0.0.0/104" is 10.0.0.0/8 once unmapped.
-      return [{ bytes: v4, prefix: v4.length < bytes.length ? Math.max(0, c.prefix - 96) : c.prefix }];
-    });
+    this.#blocks = cidrs.flatMap((c) => toBlock(c) ?? []);
   }
 
   get size(): number {
@@ -49,5 +52,18 @@ export class CidrSet {
     if (bytes === undefined) return false;
     const addr = unmapped(bytes);
     return this.#blocks.some((b) => inBlock(addr, b));
+  }
+
+  /**
+   * True when `address` is in a block of this set that lies wholly inside `outer` (as narrow as
+   * `outer` or narrower): "127.0.0.1" with a set holding 127.0.0.0/8 is inside 127.0.0.0/8, but
+   * with a set holding only 0.0.0.0/0 it is not.
+   */
+  hasInside(address: string, outer: Cidr): boolean {
+    const bytes = ipBytes(address);
+    const o = toBlock(outer);
+    if (bytes === undefined || o === undefined) return false;
+    const addr = unmapped(bytes);
+    return this.#blocks.some((b) => b.prefix >= o.prefix && inBlock(addr, b) && inBlock(b.bytes, o));
   }
 }
