@@ -6,6 +6,7 @@ import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial
 import type { UpstreamResolver } from './connect/resolver.js';
 import type { CidrSet } from './decide/cidr-set.js';
 import type { Router, Route } from './decide/router.js';
+import { screenAnswers } from './decide/special-addresses.js';
 import { ForwardError, errorCode, type Outcome } from './errors.js';
 import { recordAccess, type LogBudget, type Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
@@ -25,7 +26,7 @@ export interface ConnectionEnv {
   readonly clientsAllow: CidrSet | null;
   /** Logs refusals that a flood can cause (client_denied, limit) within a budget. */
   readonly refusalLog: LogBudget;
-  /** CIDRs that addresses found by DNS must fall in; null = any (upstream_networks). */
+  /** CIDRs that addresses found by DNS must fall in; null = any not special (upstream_networks). */
   readonly upstreamNetworks: CidrSet | null;
   /** True when addr:port is one of this forwarder's own listening sockets (loop guard). */
   readonly isOwnAddress: (address: string, port: number) => boolean;
@@ -258,14 +259,14 @@ export class Connection {
     const t0 = performance.now();
     try {
       let resolved = await resolver.resolve(host);
-      if (upstreamNetworks !== null && isIP(host) === 0) {
+      if (isIP(host) === 0) {
         // A DNS answer is not trusted to pick any internal address; a static IP is the operator's.
-        const inside = resolved.filter((a) => upstreamNetworks.has(a));
-        if (inside.length === 0) {
+        const screened = screenAnswers(host, resolved, upstreamNetworks);
+        if (!screened.ok) {
           this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
-          throw new ForwardError('not_allowed', `${host} resolves to ${resolved.join(', ')}, outside upstream_networks`);
+          throw new ForwardError('not_allowed', screened.reason);
         }
-        resolved = inside;
+        resolved = screened.addresses;
       }
       const addresses = resolved.filter((a) => !isOwnAddress(a, port));
       if (addresses.length === 0) {

@@ -60,6 +60,8 @@ limits:
 resolver:
   servers: ["${dns.server}"]
   min_ttl: 5s
+# dnsmasq answers 127.0.0.1, a special-purpose address that only an entry within 127.0.0.0/8 opens.
+upstream_networks: ["127.0.0.0/8"]
 routes:
   - hosts: ["static.test"]
     upstream: "127.0.0.1:${originStatic.port}"

@@ -1,6 +1,7 @@
 // Issue 4 end to end: stale DNS answers while the server is down, a dead address first,
 // IPv6 through AAAA with `prefer`, and upstream_networks — through the built daemon, with a
-// real dnsmasq and real TLS origins.
+// real dnsmasq and real TLS origins. Issue 14 items 5-6: special-purpose DNS answers (loopback,
+// unspecified, link-local, cloud metadata) are refused unless upstream_networks opens them.
 import { Resolver } from 'node:dns/promises';
 import t from 'tap';
 import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
@@ -8,11 +9,11 @@ import { Dnsmasq } from '../helpers/dnsmasq.js';
 import { createNetns } from '../helpers/netns.js';
 import { Origin } from '../helpers/origin.js';
 import { TestCa } from '../helpers/pki.js';
-import { run, type RunResult } from '../helpers/proc.js';
+import { freePort, run, type RunResult } from '../helpers/proc.js';
 
 const ca = new TestCa();
 t.teardown(() => ca.cleanup());
-const leaf = ca.issue(['stale.test', 'multi.test', 'v6.test', 'inside.test', 'outside.test']);
+const leaf = ca.issue(['stale.test', 'multi.test', 'v6.test', 'inside.test', 'outside.test', '*.special.test']);
 
 // One origin port on several loopback addresses: 127.0.0.21 and ::1 listen, 127.0.0.20 and
 // 127.0.0.22 do not (connections there are refused).
@@ -40,6 +41,10 @@ const dns = await Dnsmasq.start({
     'v6.test': ['127.0.0.22', '::1'],
     'inside.test': ['127.0.0.21'],
     'outside.test': ['127.0.1.5'],
+    'lo.special.test': ['127.0.0.21'],
+    'lo6.special.test': ['::1'],
+    'zero.special.test': ['0.0.0.0'],
+    'zero.self.test': ['0.0.0.0'],
   },
 });
 t.teardown(() => dns.stop());
@@ -159,4 +164,134 @@ routes:
   t.equal(line['outcome'], 'upstream_unreachable');
   t.same(line['attempts'], [{ address: '127.0.0.30:443', code: 'ETIMEDOUT' }]);
   t.ok(Number(line['durationMs']) >= 395, `refused after ${String(line['durationMs'])} ms (connect_timeout 400 ms)`);
+});
+
+/** curl through daemon `d` to `name` on the host; resolves with curl's result. */
+function curlVia(d: DaemonProcess, name: string, via: (cmd: string, args: string[]) => Promise<RunResult> = run): Promise<RunResult> {
+  return via('curl', ['-sS', '--max-time', '10', '--cacert', ca.caFile, '--resolve', `${name}:${d.listenerPort()}:127.0.0.1`, `https://${name}:${d.listenerPort()}/hello`]);
+}
+
+const SPECIAL_RULE = /refused unless an upstream_networks entry within their block lists them/;
+
+await t.test('loopback and unspecified DNS answers are refused by default; 0.0.0.0 no longer loops', async (t) => {
+  const listen = await freePort();
+  const d = await DaemonProcess.start(`
+listen:
+  - address: "127.0.0.1:${listen}"
+metrics:
+  address: "127.0.0.1:0"
+limits:
+  # Without the fix 0.0.0.0:<listener port> connects back to the listener until this fills.
+  max_connections: 16
+resolver:
+  servers: ["${dns.server}"]
+routes:
+  - hosts: ["*.special.test"]
+    port: ${port}
+  - hosts: ["*.self.test"]
+  - hosts: ["static-zero.test"]
+    upstream: "0.0.0.0:${listen}"
+`);
+  t.teardown(() => d.stop());
+  for (const [name, address, block] of [
+    ['lo.special.test', '127.0.0.21', 'loopback 127.0.0.0/8'],
+    ['lo6.special.test', '::1', 'loopback ::1/128'],
+    ['zero.special.test', '0.0.0.0', 'unspecified 0.0.0.0/8'],
+    ['zero.self.test', '0.0.0.0', 'unspecified 0.0.0.0/8'],
+  ] as const) {
+    const r = await curlVia(d, name);
+    t.not(r.code, 0, `${name} refused`);
+    t.match(r.stderr, /unrecognized name/i, `${name}: the client is told the name is not allowed`);
+    const line = await d.accessLine((l) => l['sni'] === name);
+    t.equal(line['outcome'], 'not_allowed', name);
+    t.match(String(line['reason']), `${name} resolves to ${address} (${block}): `, name);
+    t.match(String(line['reason']), SPECIAL_RULE, name);
+  }
+  // A static upstream is the operator's own and not screened, but 0.0.0.0 on the listener's
+  // port is the forwarder itself: the loop guard refuses it.
+  t.not((await curlVia(d, 'static-zero.test')).code, 0);
+  const loop = await d.accessLine((l) => l['sni'] === 'static-zero.test');
+  t.equal(loop['outcome'], 'loop');
+  // Every connection above was one client connection: none came back through the forwarder.
+  const lines = d.lines.filter((l) => l.msg === 'connection');
+  t.equal(lines.length, 5, 'one access line per curl, no looped connections');
+});
+
+await t.test('upstream_networks 127.0.0.0/8 opens loopback; 0.0.0.0/0 opens no special block', async (t) => {
+  const d = await DaemonProcess.start(loopbackConfig(`
+resolver:
+  servers: ["${dns.server}"]
+upstream_networks: ["127.0.0.0/8", "0.0.0.0/0"]
+routes:
+  - hosts: ["*.special.test"]
+    port: ${port}
+`));
+  t.teardown(() => d.stop());
+  const r = await curlVia(d, 'lo.special.test');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'hello from v4\n');
+  const ok = await d.accessLine((l) => l['sni'] === 'lo.special.test');
+  t.equal(ok['outcome'], 'forwarded');
+  t.equal(ok['upstream'], `127.0.0.21:${port}`);
+  t.not((await curlVia(d, 'lo6.special.test')).code, 0, '::1 is not in 127.0.0.0/8');
+  t.not((await curlVia(d, 'zero.special.test')).code, 0);
+  const zero = await d.accessLine((l) => l['sni'] === 'zero.special.test');
+  t.equal(zero['outcome'], 'not_allowed');
+  t.match(String(zero['reason']), /0\.0\.0\.0 \(unspecified 0\.0\.0\.0\/8\)/);
+});
+
+// Link-local and metadata answers are tried in a network namespace of the test's own, with its own
+// dnsmasq: there, even a forwarder without the rule can only fail to reach them (ENETUNREACH), so
+// no packet leaves for a real metadata service.
+await t.test('cloud metadata and link-local answers are refused; an entry must lie within the block', { skip: nsSkip }, async (t) => {
+  if ('unavailable' in ns) return;
+  const nsDns = await Dnsmasq.start({
+    domain: 'test',
+    ttlSeconds: 60,
+    address: '127.0.0.83',
+    netns: ns.name,
+    records: {
+      'aws.special.test': ['169.254.169.254'],
+      'aws6.special.test': ['fd00:ec2::254'],
+      'ali.special.test': ['100.100.100.200'],
+      'll6.special.test': ['fe80::1'],
+      'mcast.special.test': ['224.0.0.251'],
+      // dnsmasq answers in reverse order: the metadata address comes first.
+      'mixed.special.test': ['169.254.7.7', '169.254.169.254'],
+    },
+  });
+  t.teardown(() => nsDns.stop());
+  // Every address is inside upstream_networks, and each metadata address lies in a wider entry
+  // (the link-local, shared and ULA blocks): none of them opens it.
+  const d = await DaemonProcess.start(loopbackConfig(`
+limits:
+  connect_timeout: 2s
+resolver:
+  servers: ["${nsDns.server}"]
+upstream_networks: ["0.0.0.0/0", "::/0", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7"]
+routes:
+  - hosts: ["*.special.test"]
+    port: 443
+`), ['ip', 'netns', 'exec', ns.name]);
+  t.teardown(() => d.stop());
+  const inNs = (cmd: string, args: string[]): Promise<RunResult> => ns.run(cmd, args);
+  for (const [name, want] of [
+    ['aws.special.test', '169.254.169.254 (cloud metadata 169.254.169.254/32)'],
+    ['aws6.special.test', 'fd00:ec2::254 (cloud metadata fd00:ec2::254/128)'],
+    ['ali.special.test', '100.100.100.200 (cloud metadata 100.100.100.200/32)'],
+    ['ll6.special.test', 'fe80::1 (link-local fe80::/10)'],
+    ['mcast.special.test', '224.0.0.251 (multicast 224.0.0.0/4)'],
+  ] as const) {
+    const r = await curlVia(d, name, inNs);
+    t.match(r.stderr, /unrecognized name/i, `${name}: ${r.stderr}`);
+    const line = await d.accessLine((l) => l['sni'] === name);
+    t.equal(line['outcome'], 'not_allowed', name);
+    t.match(String(line['reason']), `${name} resolves to ${want}: `, name);
+    t.match(String(line['reason']), SPECIAL_RULE, name);
+  }
+  // Some answers special, some fine: the fine one is used (here it cannot be reached either).
+  await curlVia(d, 'mixed.special.test', inNs);
+  const mixed = await d.accessLine((l) => l['sni'] === 'mixed.special.test');
+  t.equal(mixed['outcome'], 'upstream_unreachable');
+  t.same(mixed['attempts'], [{ address: '169.254.7.7:443', code: 'ENETUNREACH' }], 'the metadata address is never dialled');
 });

@@ -12,6 +12,8 @@ export interface DnsmasqOptions {
   /** Domain dnsmasq owns (unknown names there are NXDOMAIN, not REFUSED). */
   readonly domain: string;
   readonly address?: string;
+  /** Network namespace to run in (test/helpers/netns.ts); absent = the host's. */
+  readonly netns?: string;
 }
 
 async function freeUdpPort(address: string): Promise<number> {
@@ -60,7 +62,9 @@ export class Dnsmasq {
     for (const [name, addrs] of Object.entries(this.#opts.records)) {
       for (const a of addrs) args.push(`--address=/${name}/${a}`);
     }
-    const child = spawn('dnsmasq', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // `ip netns exec` execs dnsmasq itself, so stop()'s signal reaches it.
+    const [cmd, ...argv] = this.#opts.netns === undefined ? ['dnsmasq', ...args] : ['ip', 'netns', 'exec', this.#opts.netns, 'dnsmasq', ...args];
+    const child = spawn(cmd ?? 'dnsmasq', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let buffered = '';
     const ready = new Promise<void>((resolve, reject) => {
