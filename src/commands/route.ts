@@ -3,6 +3,7 @@ import { formatHostPort, validateHostname } from '../config/address.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { Router, type Route } from '../decide/router.js';
+import { SPECIAL_BLOCKS, entryOpens } from '../decide/special-addresses.js';
 
 /** How many near-miss patterns a refusal lists at most. */
 const MAX_CLOSEST = 5;
@@ -34,6 +35,13 @@ export type RouteExplanation =
       readonly upstreamNetworks: readonly string[] | null;
       /** Why upstreamNetworks is null (not set, or the upstream is an IP literal). */
       readonly upstreamNetworksNote: string;
+      /**
+       * upstream_networks entries that open a special-purpose block ("127.0.0.0/8 (loopback)"),
+       * or null when answers are not screened (the upstream is an IP literal).
+       */
+      readonly specialAddressesOpened: readonly string[] | null;
+      /** The special-purpose address rule as it applies to this route. */
+      readonly specialAddressesNote: string;
     }
   | { readonly result: 'invalid_name'; readonly host: string; readonly reason: string }
   | { readonly result: 'no_route'; readonly host: string; readonly closest: readonly ClosestPattern[]; readonly notes: readonly string[] };
@@ -69,7 +77,7 @@ export function explainRoute(config: Config, host: string): RouteExplanation {
   // connection.ts filters DNS answers only: a static IP upstream is the operator's own choice.
   const upstreamNetworks = nets.length > 0 && !isLiteral ? nets : null;
   const upstreamNetworksNote = nets.length === 0
-    ? 'not set; any resolved address is used'
+    ? 'not set; any resolved address is used unless it is special-purpose'
     : isLiteral
       ? `does not apply; ${connectHost} is an IP literal, the operator's own choice`
       : `applies; resolved addresses outside ${nets.join(', ')} are dropped, and none left means refused (not_allowed)`;
@@ -85,6 +93,28 @@ export function explainRoute(config: Config, host: string): RouteExplanation {
     listeners: config.listen.map((l) => `${formatHostPort(l.address)} ${l.protocol}`),
     upstreamNetworks,
     upstreamNetworksNote,
+    ...specialAddresses(config, connectHost, isLiteral),
+  };
+}
+
+/** The special-purpose address rule for a route dialling `connectHost` (SPEC §3). */
+function specialAddresses(config: Config, connectHost: string, isLiteral: boolean): {
+  specialAddressesOpened: readonly string[] | null; specialAddressesNote: string;
+} {
+  if (isLiteral) {
+    return { specialAddressesOpened: null, specialAddressesNote: `not screened; ${connectHost} is an IP literal, the operator's own choice` };
+  }
+  const opened = config.upstreamNetworks.flatMap((c) => {
+    const kinds = [...new Set(SPECIAL_BLOCKS.filter((b) => entryOpens(c, b)).map((b) => b.kind))];
+    return kinds.length === 0 ? [] : [`${c.address}/${c.prefix} (${kinds.join(', ')})`];
+  });
+  const kinds = new Map<string, string[]>();
+  for (const b of SPECIAL_BLOCKS) kinds.set(b.kind, [...(kinds.get(b.kind) ?? []), b.text]);
+  const blocks = [...kinds].map(([kind, texts]) => `${kind} ${texts.join(', ')}`).join('; ');
+  const note = `resolved addresses in these blocks are refused (not_allowed) unless an upstream_networks entry within the block lists them: ${blocks}`;
+  return {
+    specialAddressesOpened: opened,
+    specialAddressesNote: opened.length === 0 ? `${note}; none opened` : `${note}; opened by ${opened.join(', ')}`,
   };
 }
 
@@ -109,6 +139,7 @@ export function describeRoute(e: RouteExplanation): string[] {
   lines.push(e.resolvedBy === null ? `resolved by: nothing, ${e.connectHost} is an IP literal` : `resolved by: ${e.resolvedBy}`);
   if (!e.static) lines.push(`port: ${port}`);
   lines.push(`upstream_networks: ${e.upstreamNetworksNote}`);
+  lines.push(`special addresses: ${e.specialAddressesNote}`);
   return lines;
 }
 

@@ -26,6 +26,11 @@ const file = writeConfig(YAML);
 
 const NETS = 'upstream_networks: applies; resolved addresses outside 192.168.0.0/16, 100.64.0.0/10 are dropped, and none left means refused (not_allowed)';
 const RESOLVER = 'resolved by: 100.100.2.136:53, [fd00::53]:5353';
+const SPECIAL_RULE = 'resolved addresses in these blocks are refused (not_allowed) unless an upstream_networks entry within the block lists them: '
+  + 'unspecified 0.0.0.0/8, ::/128; loopback 127.0.0.0/8, ::1/128; link-local 169.254.0.0/16, fe80::/10; '
+  + 'cloud metadata 169.254.169.254/32, fd00:ec2::254/128, 100.100.100.200/32; multicast 224.0.0.0/4, ff00::/8; broadcast 255.255.255.255/32';
+// 100.64.0.0/10 holds Alibaba's metadata address 100.100.100.200 but does not open it.
+const SPECIAL = `special addresses: ${SPECIAL_RULE}; none opened`;
 
 const cases: { name: string; host: string; code: number; stdout: string[] }[] = [
   {
@@ -35,7 +40,7 @@ const cases: { name: string; host: string; code: number; stdout: string[] }[] = 
     stdout: [
       'host: registry.example.com', 'route: registry.example.com', `origin: ${file}:9:5`,
       'upstream: the name itself, registry.example.com (dynamic)', RESOLVER,
-      'port: the listener\'s port (127.0.0.1:8443 tls, 127.0.0.1:8080 http)', NETS,
+      'port: the listener\'s port (127.0.0.1:8443 tls, 127.0.0.1:8080 http)', NETS, SPECIAL,
     ],
   },
   {
@@ -45,7 +50,7 @@ const cases: { name: string; host: string; code: number; stdout: string[] }[] = 
     stdout: [
       'host: bucket.s3.example.com', 'route: *.s3.example.com', `origin: ${file}:9:5`,
       'upstream: the name itself, bucket.s3.example.com (dynamic)', RESOLVER,
-      'port: the listener\'s port (127.0.0.1:8443 tls, 127.0.0.1:8080 http)', NETS,
+      'port: the listener\'s port (127.0.0.1:8443 tls, 127.0.0.1:8080 http)', NETS, SPECIAL,
     ],
   },
   {
@@ -54,7 +59,7 @@ const cases: { name: string; host: string; code: number; stdout: string[] }[] = 
     code: 0,
     stdout: [
       'host: dl.example.com', 'route: dl.example.com', `origin: ${file}:14:5`,
-      'upstream: the name itself, dl.example.com (dynamic)', RESOLVER, 'port: 443', NETS,
+      'upstream: the name itself, dl.example.com (dynamic)', RESOLVER, 'port: 443', NETS, SPECIAL,
     ],
   },
   {
@@ -65,6 +70,7 @@ const cases: { name: string; host: string; code: number; stdout: string[] }[] = 
       'host: harbor.internal.example', 'route: harbor.internal.example', `origin: ${file}:10:5`,
       'upstream: 10.1.2.3:443 (static)', 'resolved by: nothing, 10.1.2.3 is an IP literal',
       'upstream_networks: does not apply; 10.1.2.3 is an IP literal, the operator\'s own choice',
+      'special addresses: not screened; 10.1.2.3 is an IP literal, the operator\'s own choice',
     ],
   },
   {
@@ -73,7 +79,7 @@ const cases: { name: string; host: string; code: number; stdout: string[] }[] = 
     code: 0,
     stdout: [
       'host: auth.example.com', 'route: auth.example.com', `origin: ${file}:12:5`,
-      'upstream: auth-backend.example.net:8443 (static)', RESOLVER, NETS,
+      'upstream: auth-backend.example.net:8443 (static)', RESOLVER, NETS, SPECIAL,
     ],
   },
   {
@@ -153,6 +159,7 @@ await t.test('route --json: the same facts for scripts', async (t) => {
     connectHost: 'bucket.s3.example.com', port: null, static: false, resolvedBy: '100.100.2.136:53, [fd00::53]:5353',
     listeners: ['127.0.0.1:8443 tls', '127.0.0.1:8080 http'], upstreamNetworks: ['192.168.0.0/16', '100.64.0.0/10'],
     upstreamNetworksNote: 'applies; resolved addresses outside 192.168.0.0/16, 100.64.0.0/10 are dropped, and none left means refused (not_allowed)',
+    specialAddressesOpened: [], specialAddressesNote: `${SPECIAL_RULE}; none opened`,
   });
   const refused = await runCli(['route', 'nope.example.org', '-c', file, '--json']);
   t.equal(refused.code, 1);
@@ -165,8 +172,23 @@ await t.test('route with default resolver and no upstream_networks', async (t) =
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, [
     'host: a.example.com', 'route: a.example.com', `origin: ${plain}:4:5`, 'upstream: the name itself, a.example.com (dynamic)',
-    'resolved by: /etc/resolv.conf', 'port: the listener\'s port (0.0.0.0:443 tls)', 'upstream_networks: not set; any resolved address is used', '',
+    'resolved by: /etc/resolv.conf', 'port: the listener\'s port (0.0.0.0:443 tls)',
+    'upstream_networks: not set; any resolved address is used unless it is special-purpose', SPECIAL, '',
   ].join('\n'));
+});
+
+await t.test('route names the upstream_networks entries that open special-purpose blocks', async (t) => {
+  const opened = writeConfig([
+    'listen:\n  - address: "0.0.0.0:443"',
+    'upstream_networks: ["0.0.0.0/0", "127.0.0.0/8", "169.254.0.0/16", "169.254.169.254/32", "100.64.0.0/10", "::1/128"]',
+    'routes:\n  - hosts: ["a.example.com"]\n',
+  ].join('\n'));
+  const r = await runCli(['route', 'a.example.com', '-c', opened, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const e = JSON.parse(r.stdout) as { specialAddressesOpened: string[]; specialAddressesNote: string };
+  t.strictSame(e.specialAddressesOpened, ['127.0.0.0/8 (loopback)', '169.254.0.0/16 (link-local)', '169.254.169.254/32 (link-local, cloud metadata)', '::1/128 (loopback)'],
+    '0.0.0.0/0 and 100.64.0.0/10 open nothing');
+  t.equal(e.specialAddressesNote, `${SPECIAL_RULE}; opened by ${e.specialAddressesOpened.join(', ')}`);
 });
 
 await t.test('route on an invalid config: the ConfigError, exit 1, nothing on stdout', async (t) => {
