@@ -6,6 +6,8 @@ import type { Cidr } from '../config/types.js';
 interface Block {
   readonly bytes: Uint8Array;
   readonly prefix: number;
+  /** Position of the CIDR in the constructor's list. */
+  readonly index: number;
 }
 
 /** "::ffff:a.b.c.d" (IPv4-mapped, RFC 4291 §2.5.5.2) → the 4 IPv4 bytes; others unchanged. */
@@ -16,12 +18,12 @@ function unmapped(bytes: Uint8Array): Uint8Array {
 }
 
 /** A CIDR as bytes; IPv4-mapped IPv6 blocks become IPv4 ones. Undefined if the address is not an IP. */
-function toBlock(c: Cidr): Block | undefined {
+function toBlock(c: Cidr, index = -1): Block | undefined {
   const bytes = ipBytes(c.address);
   if (bytes === undefined) return undefined;
   const v4 = unmapped(bytes);
   // "::ffff:10.0.0.0/104" is 10.0.0.0/8 once unmapped.
-  return { bytes: v4, prefix: v4.length < bytes.length ? Math.max(0, c.prefix - 96) : c.prefix };
+  return { bytes: v4, prefix: v4.length < bytes.length ? Math.max(0, c.prefix - 96) : c.prefix, index };
 }
 
 function inBlock(addr: Uint8Array, block: Block): boolean {
@@ -39,7 +41,7 @@ export class CidrSet {
   readonly #blocks: readonly Block[];
 
   constructor(cidrs: readonly Cidr[]) {
-    this.#blocks = cidrs.flatMap((c) => toBlock(c) ?? []);
+    this.#blocks = cidrs.flatMap((c, i) => toBlock(c, i) ?? []);
   }
 
   get size(): number {
@@ -52,6 +54,19 @@ export class CidrSet {
     if (bytes === undefined) return false;
     const addr = unmapped(bytes);
     return this.#blocks.some((b) => inBlock(addr, b));
+  }
+
+  /**
+   * The position (in the constructor's list) of the narrowest CIDR holding `address`, or -1 when
+   * none does. CIDRs that share an address are nested, so the narrowest is the longest prefix.
+   */
+  narrowest(address: string): number {
+    const bytes = ipBytes(address);
+    if (bytes === undefined) return -1;
+    const addr = unmapped(bytes);
+    let best: Block | undefined;
+    for (const b of this.#blocks) if (inBlock(addr, b) && (best === undefined || b.prefix > best.prefix)) best = b;
+    return best?.index ?? -1;
   }
 
   /**

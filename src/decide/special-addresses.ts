@@ -46,17 +46,12 @@ export const SPECIAL_BLOCKS: readonly SpecialBlock[] = [
   block('broadcast', '255.255.255.255/32'),
 ];
 
-const MATCHERS = SPECIAL_BLOCKS.map((b) => ({ block: b, set: new CidrSet([b.cidr]) }));
+const SPECIAL_SET = new CidrSet(SPECIAL_BLOCKS.map((b) => b.cidr));
 
 /** The narrowest special-purpose block holding `address` (a zone id is ignored), or undefined. */
 export function specialBlockOf(address: string): SpecialBlock | undefined {
-  const ip = address.split('%')[0] ?? address;
-  let best: SpecialBlock | undefined;
-  for (const m of MATCHERS) {
-    // Blocks that share an address are nested: the longer prefix is the narrower one.
-    if (m.set.has(ip) && (best === undefined || m.block.cidr.prefix > best.cidr.prefix)) best = m.block;
-  }
-  return best;
+  const zone = address.indexOf('%');
+  return SPECIAL_BLOCKS[SPECIAL_SET.narrowest(zone === -1 ? address : address.slice(0, zone))];
 }
 
 /**

@@ -46,3 +46,15 @@ await t.test('hasInside: the address is in an entry that lies inside the outer b
   }
   t.end();
 });
+
+await t.test('narrowest: the position of the longest prefix holding the address', (t) => {
+  const s = set('10.0.0.0/8', '10.1.0.0/16', '::/0', '10.1.2.0/24', '::ffff:10.1.2.3/128');
+  t.equal(s.narrowest('10.9.9.9'), 0);
+  t.equal(s.narrowest('10.1.9.9'), 1);
+  t.equal(s.narrowest('10.1.2.9'), 3);
+  t.equal(s.narrowest('10.1.2.3'), 4, 'a mapped /128 is the IPv4 /32');
+  t.equal(s.narrowest('2001:db8::1'), 2);
+  t.equal(s.narrowest('11.0.0.1'), -1);
+  t.equal(s.narrowest('not an address'), -1);
+  t.end();
+});
