@@ -1,6 +1,6 @@
-// Which addresses a DNS answer may send a connection to (SPEC §3, upstream_networks): the upstream_networks filter
-// and the special-purpose blocks (RFC 6890, the clouds' metadata services) that only an explicit
-// upstream_networks entry opens. Pure: built on cidr-set.ts, so decide/ needs no node:net.
+// Which addresses a DNS answer may send a connection to (SPEC §3, upstream_networks): the
+// upstream_networks filter and the special-purpose blocks (RFC 6890, the clouds' metadata
+// services) that only an explicit upstream_networks entry opens. Pure: built on cidr-set.ts, so decide/ needs no node:net.
 import type { Cidr } from '../config/types.js';
 import { CidrSet } from './cidr-set.js';
 
@@ -51,7 +51,8 @@ const SPECIAL_SET = new CidrSet(SPECIAL_BLOCKS.map((b) => b.cidr));
 /** The narrowest special-purpose block holding `address` (a zone id is ignored), or undefined. */
 export function specialBlockOf(address: string): SpecialBlock | undefined {
   const zone = address.indexOf('%');
-  return SPECIAL_BLOCKS[SPECIAL_SET.narrowest(zone === -1 ? address : address.slice(0, zone))];
+  const i = SPECIAL_SET.narrowest(zone === -1 ? address : address.slice(0, zone));
+  return i === -1 ? undefined : SPECIAL_BLOCKS[i];
 }
 
 /**
