@@ -9,6 +9,7 @@ const FILES = [
   'build/test/sniff/client-hello.test.js',
   'build/test/sniff/proxy-header.test.js',
   'build/test/sniff/http-host.test.js',
+  'build/test/sniff/http-requests.test.js',
   'build/test/sniff/intake.test.js',
   'build/test/decide/router.test.js',
   'build/test/config/load-properties.test.js',

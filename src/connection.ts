@@ -10,8 +10,9 @@ import { screenAnswers } from './decide/special-addresses.js';
 import { ForwardError, errorCode, type Outcome } from './errors.js';
 import { recordAccess, type LogBudget, type Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
-import { relay, type RelayEnd } from './relay/pipe.js';
+import { relay, type ClientGate, type RelayEnd } from './relay/pipe.js';
 import { httpErrorResponse } from './sniff/http-reply.js';
+import { HttpRequestStream, type HttpRefusal, type HttpRequestInfo } from './sniff/http-requests.js';
 import { IntakeReader, type Intake } from './sniff/intake.js';
 import { ALERT_DECODE_ERROR, ALERT_INTERNAL_ERROR, ALERT_UNRECOGNIZED_NAME, fatalAlertRecord } from './sniff/tls-alert.js';
 
@@ -90,6 +91,10 @@ export class Connection {
   #replay: Buffer = EMPTY;
   #bytesUpCounted = 0;
   #bytesDownCounted = 0;
+  /** http listeners: every request on the connection, checked as it comes (null for tls). */
+  #requests: HttpRequestStream | null = null;
+  /** "host:port" the connection goes to: every later request must go there too (http). */
+  #target = '';
 
   constructor(client: Socket, env: ConnectionEnv, listener: ListenerInfo) {
     this.#client = client;
@@ -252,10 +257,46 @@ export class Connection {
     void this.#connect(route, sni);
   }
 
+  /** Where a route sends a name: the static upstream, or the name on the route's/listener's port. */
+  #targetOf(route: Route, name: string): { host: string; port: number } {
+    return { host: route.upstream?.host ?? name, port: route.upstream?.port ?? route.port ?? this.#listener.port };
+  }
+
+  /**
+   * http listeners: every request on the connection, the first one included, must be for an
+   * allowed host that goes to the same upstream as the connection; otherwise it is refused from
+   * that request on (issue 14: a keep-alive or pipelined request must not reach another host).
+   */
+  #checkRequest(request: HttpRequestInfo): HttpRefusal | null {
+    const { index, host } = request;
+    if (host === null) return { status: 400, outcome: 'no_sni', reason: `request ${index}: ${request.hostError ?? 'no Host header'}` };
+    const route = this.#env.router.match(host);
+    if (route === undefined) return { status: 421, outcome: 'not_allowed', reason: `request ${index}: host ${host} is not allowed` };
+    const target = this.#targetOf(route, host);
+    if (formatAddress(target.host, target.port) !== this.#target) {
+      return { status: 421, outcome: 'not_allowed', reason: `request ${index}: host ${host} goes to ${formatAddress(target.host, target.port)}, not to this connection's ${this.#target}` };
+    }
+    return null;
+  }
+
+  /** The relay's check of client bytes on http listeners; null for tls. */
+  #clientGate(): ClientGate | null {
+    if (this.#listener.protocol !== 'http') return null;
+    const requests = new HttpRequestStream((r) => this.#checkRequest(r));
+    this.#requests = requests;
+    return {
+      admit: (chunk) => requests.admit(chunk),
+      reply: () => {
+        const refusal = requests.refusal;
+        return refusal === null ? EMPTY : httpErrorResponse(refusal.status, `sni-forwarder: ${refusal.reason}`);
+      },
+    };
+  }
+
   async #connect(route: Route, sni: string): Promise<void> {
     const { resolver, limits, metrics, isOwnAddress, upstreamNetworks } = this.#env;
-    const host = route.upstream?.host ?? sni;
-    const port = route.upstream?.port ?? route.port ?? this.#listener.port;
+    const { host, port } = this.#targetOf(route, sni);
+    this.#target = formatAddress(host, port);
     const t0 = performance.now();
     try {
       let resolved = await resolver.resolve(host);
@@ -286,7 +327,7 @@ export class Connection {
       this.#state = 'relaying';
       const replay = this.#replay;
       this.#replay = EMPTY; // the relay owns the bytes now; do not keep them for the connection's life
-      relay(this.#client, dialed.socket, replay, limits.idleTimeoutMs, (end) => this.#relayEnded(end));
+      relay(this.#client, dialed.socket, replay, limits.idleTimeoutMs, (end) => this.#relayEnded(end), 'user-buffers', this.#clientGate());
     } catch (err) {
       if (err instanceof DialError) {
         this.#attempts = err.attempts;
@@ -303,6 +344,13 @@ export class Connection {
   }
 
   #relayEnded(end: RelayEnd): void {
+    const refusal = this.#requests?.refusal ?? null;
+    if (refusal !== null) {
+      // The requests before it went through; the refused one decides the outcome. Its answer
+      // was sent by the relay, after the upstream's last byte.
+      this.#finish(refusal.outcome, end.kind === 'error' ? { reason: refusal.reason, code: errorCode(end.err) } : { reason: refusal.reason });
+      return;
+    }
     switch (end.kind) {
       case 'closed':
         this.#finish('forwarded', this.#clientErr === null ? {} : { reason: 'client error while connecting', code: errorCode(this.#clientErr) });
@@ -332,6 +380,7 @@ export class Connection {
       client.destroy();
     }
     this.#upstream?.destroy();
+    this.#requests?.close();
     this.flushBytes();
     const { metrics, log } = this.#env;
     if (wasOpen) metrics.active.dec({ host: this.#host });

@@ -9,6 +9,19 @@ export type RelayEnd =
   | { readonly kind: 'idle' };
 
 /**
+ * A check on the client's bytes before they go upstream (the http listener's per-request check):
+ * `admit` answers how many bytes at the start of a chunk may go on; fewer than all means the
+ * client is refused from there on. The relay then sends nothing more upstream, half-closes it so
+ * that it can finish what it was asked before, passes the rest of its answer to the client, and
+ * ends the client's side with `reply()`. Client bytes after the refusal are read and dropped, so
+ * that closing never resets a client that is still reading the reply.
+ */
+export interface ClientGate {
+  admit(chunk: Buffer): number;
+  reply(): Uint8Array;
+}
+
+/**
  * How bytes are moved: `user-buffers` (reads into reused buffers; where this Node or a socket
  * cannot, relay() uses streams instead) or `streams` (pipe()).
  */
@@ -37,14 +50,17 @@ export const bulkBuffers = new BufferPool(BULK_BYTES, 32);
 class Flow {
   readonly #src: Socket;
   readonly #dst: Socket;
+  /** Client → upstream only: the check each read passes (see ClientGate). */
+  readonly #gate: Gate | null;
   /** The buffer the next read goes into: `shared`, or a bulk buffer owned by this flow. */
   #next: Buffer = shared;
   /** Reading stopped until dst's queued writes are flushed. */
   #waiting = false;
 
-  constructor(src: Socket, dst: Socket) {
+  constructor(src: Socket, dst: Socket, gate: Gate | null = null) {
     this.#src = src;
     this.#dst = dst;
+    this.#gate = gate;
   }
 
   /** Switches src to user-buffer reads (canReadIntoUserBuffers said yes) and starts reading. */
@@ -55,7 +71,8 @@ class Flow {
     // Bytes that arrived before the switch (after the ClientHello) wait in the stream's buffer;
     // read() hands them over and starts reads at the handle.
     const early = this.#src.read() as Buffer | null;
-    if (early !== null) this.#dst.write(early, this.#afterWrite);
+    const admitted = early === null || this.#gate === null ? early : this.#gate.pass(early);
+    if (admitted !== null && admitted.length > 0) this.#dst.write(admitted, this.#afterWrite);
     if (this.#dst.writableLength > 0) {
       this.#waiting = true;
       this.#src.pause();
@@ -70,7 +87,25 @@ class Flow {
 
   readonly #onRead = (nread: number, buffer: Buffer): boolean => {
     const dst = this.#dst;
+    // Once refused, the client's bytes are read and dropped even after upstream closed (see
+    // ClientGate), so that its FIN is seen.
+    if (this.#gate?.refused === true) {
+      this.#gate.pass(buffer.subarray(0, nread));
+      return true;
+    }
     if (dst.destroyed) return false;
+    if (this.#gate !== null) {
+      const admitted = this.#gate.pass(buffer.subarray(0, nread));
+      if (admitted.length < nread) {
+        // Refused (or refused before): what was admitted goes on, the rest is dropped.
+        if (admitted.length > 0) dst.write(Buffer.from(admitted), this.#afterWrite);
+        if (buffer !== shared) {
+          bulkBuffers.release(buffer);
+          this.#next = shared;
+        }
+        return true;
+      }
+    }
     if (buffer === shared) {
       // Every connection reads into `shared`: a queued write must never point into it.
       dst.write(Buffer.from(buffer.subarray(0, nread)), this.#afterWrite);
@@ -97,6 +132,49 @@ class Flow {
   };
 }
 
+/** Client bytes read and dropped after a refusal before the client is cut off (reset). */
+const MAX_DROPPED_BYTES = 64 * 1024;
+
+/** A ClientGate with the relay's side of a refusal: half-close upstream, reply after its end. */
+class Gate {
+  readonly #gate: ClientGate;
+  readonly #client: Socket;
+  readonly #upstream: Socket;
+  refused = false;
+  #dropped = 0;
+
+  constructor(gate: ClientGate, client: Socket, upstream: Socket) {
+    this.#gate = gate;
+    this.#client = client;
+    this.#upstream = upstream;
+  }
+
+  /** The admitted part of `chunk`; on the refusal, upstream gets its FIN after that part. */
+  pass(chunk: Buffer): Buffer {
+    if (this.refused) return this.#drop(chunk);
+    const n = this.#gate.admit(chunk);
+    if (n >= chunk.length) return chunk;
+    this.refused = true;
+    // After the caller has written the admitted part (it does so before returning to the loop).
+    queueMicrotask(() => this.#upstream.end());
+    this.#drop(chunk.subarray(n));
+    return chunk.subarray(0, n);
+  }
+
+  /** How the client's side ends once upstream has: with the reply after a refusal. */
+  endClient(): void {
+    if (this.refused) this.#client.end(this.#gate.reply());
+    else this.#client.end();
+  }
+
+  /** Drops bytes after the refusal; a client that keeps sending is cut off. */
+  #drop(chunk: Buffer): Buffer {
+    this.#dropped += chunk.length;
+    if (this.#dropped > MAX_DROPPED_BYTES) this.#client.resetAndDestroy();
+    return chunk.subarray(0, 0);
+  }
+}
+
 /**
  * Splices `client` and `upstream` both ways after writing `head` (the bytes already read from
  * the client, replayed unchanged). Backpressure: a side stops reading while the other has
@@ -112,8 +190,10 @@ export function relay(
   idleTimeoutMs: number,
   onEnd: (end: RelayEnd) => void,
   dataPath: DataPath = 'user-buffers',
+  clientGate: ClientGate | null = null,
 ): void {
   let end: RelayEnd | null = null;
+  const gate = clientGate === null ? null : new Gate(clientGate, client, upstream);
   let open = 2;
   const flows: Flow[] = [];
   const stop = (why: RelayEnd): void => {
@@ -144,18 +224,37 @@ export function relay(
     stop({ kind: 'closed' });
     return;
   }
-  if (head.length > 0) upstream.write(head);
+  const replay = gate === null ? head : gate.pass(Buffer.from(head.buffer, head.byteOffset, head.byteLength));
+  if (replay.length > 0) upstream.write(replay);
+  const endClient = (): void => {
+    if (gate === null) client.end();
+    else gate.endClient();
+  };
   if (dataPath === 'user-buffers' && canReadIntoUserBuffers(client) && canReadIntoUserBuffers(upstream)) {
-    flows.push(new Flow(client, upstream), new Flow(upstream, client));
+    flows.push(new Flow(client, upstream, gate), new Flow(upstream, client));
     for (const flow of flows) flow.start();
     // An end emitted before the relay began (a client that sent its hello, data and FIN at
     // once) is passed on now, as pipe() would.
     if (client.readableEnded) upstream.end();
     else client.once('end', () => upstream.end());
-    if (upstream.readableEnded) client.end();
-    else upstream.once('end', () => client.end());
+    if (upstream.readableEnded) endClient();
+    else upstream.once('end', endClient);
     return;
   }
-  client.pipe(upstream);
-  upstream.pipe(client);
+  if (gate === null) {
+    client.pipe(upstream);
+    upstream.pipe(client);
+    return;
+  }
+  // The streams path with a gate: pipe() cannot drop bytes, so client → upstream is pumped here.
+  client.on('data', (chunk: Buffer) => {
+    const admitted = gate.pass(chunk);
+    if (admitted.length > 0 && !upstream.write(admitted)) {
+      client.pause();
+      upstream.once('drain', () => client.resume());
+    }
+  });
+  client.once('end', () => upstream.end());
+  upstream.pipe(client, { end: false });
+  upstream.once('end', endClient);
 }

@@ -155,7 +155,7 @@ export function parseHttpHead(bytes: Uint8Array): HttpHeadResult {
   }
   return {
     kind: 'ok',
-    value: Object.freeze({ method, target, version, ...hostOf(target, hosts), headBytes: i }),
+    value: Object.freeze({ method, target, version, ...requestHost(target, hosts), headBytes: i }),
     consumed: i,
   };
 }
@@ -187,23 +187,29 @@ type Host = Pick<HttpRequestHead, 'host' | 'hostError'>;
 
 const hostError = (error: string): Host => ({ host: null, hostError: error });
 
-// RFC 9112 §3.2.2: with an absolute-form target the host comes from the target and the Host
-// header is ignored (its count too: the upstream, an origin server, does the same). Otherwise
-// §3.2: exactly one Host header; more than one is a 400. None at all leaves host null.
-function hostOf(target: string, hosts: readonly Uint8Array[]): Host {
+/**
+ * The host a request is for, from its request-target and its Host header values (RFC 9112
+ * §3.2): exactly one Host header, more than one is an error, none leaves host null. With an
+ * absolute-form target (§3.2.2) the host comes from the target; a Host header that names another
+ * host is an error, because the upstream may pick either and only one of them was checked
+ * against the allowlist. Used for the first request (parseHttpHead) and every later one
+ * (http-requests.ts).
+ */
+export function requestHost(target: string, hosts: readonly Uint8Array[]): Host {
   const absolute = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(target);
-  if (absolute !== null) {
-    const scheme = (absolute[1] ?? '').toLowerCase();
-    if (scheme !== 'http' && scheme !== 'https') return hostError('absolute-form target is not an http or https URI');
-    const authority = absolute[2] ?? '';
-    // RFC 9110 §4.2.4: a recipient SHOULD treat userinfo in an http(s) URI as an error.
-    if (authority.includes('@')) return hostError('absolute-form target has userinfo');
-    return hostPort(Uint8Array.from(authority, (c) => c.charCodeAt(0)));
-  }
   const [only, ...more] = hosts;
-  if (only === undefined) return { host: null, hostError: null };
   if (more.length > 0) return hostError('more than one Host header');
-  return hostPort(only);
+  if (absolute === null) return only === undefined ? { host: null, hostError: null } : hostPort(only);
+  const scheme = (absolute[1] ?? '').toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return hostError('absolute-form target is not an http or https URI');
+  const authority = absolute[2] ?? '';
+  // RFC 9110 §4.2.4: a recipient SHOULD treat userinfo in an http(s) URI as an error.
+  if (authority.includes('@')) return hostError('absolute-form target has userinfo');
+  const fromTarget = hostPort(Uint8Array.from(authority, (c) => c.charCodeAt(0)));
+  if (only === undefined || fromTarget.host === null) return fromTarget;
+  const fromHeader = hostPort(only);
+  if (fromHeader.host !== fromTarget.host) return hostError('absolute-form target and Host header name different hosts');
+  return fromTarget;
 }
 
 // RFC 9110 §7.2: Host = uri-host [ ":" port ]. Only a registered name can be routed, so an

@@ -185,8 +185,8 @@ const GOOD: readonly Good[] = [
   { name: 'HTTP/1.0 without Host', bytes: head('GET / HTTP/1.0'), want: { version: '1.0', host: null, hostError: null } },
   { name: 'HTTP/1.1 without Host', bytes: head('GET / HTTP/1.1', 'Accept: */*'), want: { host: null, hostError: null } },
   {
-    name: 'absolute-form: the target wins over Host (RFC 9112 §3.2.2)',
-    bytes: head('GET http://Registry.Example.com:8080/v2/?q=1 HTTP/1.1', 'Host: other.example', 'Host: third.example'),
+    name: 'absolute-form: the host comes from the target (RFC 9112 §3.2.2); a Host of the same name may differ in case and port',
+    bytes: head('GET http://Registry.Example.com:8080/v2/?q=1 HTTP/1.1', 'Host: registry.example.COM'),
     want: { target: 'http://Registry.Example.com:8080/v2/?q=1', host: 'registry.example.com', hostError: null },
   },
   {
@@ -225,6 +225,9 @@ const GOOD: readonly Good[] = [
   unusable('Host with an empty label', head('GET / HTTP/1.1', 'Host: a..example'), /empty label/),
   unusable('Host of 254 characters', head('GET / HTTP/1.1', `Host: ${long(60)}.${long(60)}.${long(60)}.${long(60)}.abcdefghijklm`), /longer than 253/),
   unusable('Host label of 64 characters', head('GET / HTTP/1.1', `Host: ${long(64)}.example`), /label longer than 63/),
+  unusable('absolute-form with a Host naming another host (the upstream may pick either)',
+    head('GET http://a.example/ HTTP/1.1', 'Host: b.example'), /absolute-form target and Host header name different hosts/),
+  unusable('absolute-form with two Host headers', head('GET http://a.example/ HTTP/1.1', 'Host: a.example', 'Host: a.example'), /more than one Host/),
   unusable('absolute-form with userinfo (RFC 9110 §4.2.4)', head('GET http://user:pw@a.example/ HTTP/1.1', 'Host: a.example'), /userinfo/),
   unusable('absolute-form, not http(s)', head('GET ftp://a.example/ HTTP/1.1', 'Host: a.example'), /not an http or https URI/),
   unusable('absolute-form with an empty host', head('GET http:///v2/ HTTP/1.1', 'Host: a.example'), /host is empty/),
@@ -369,8 +372,8 @@ await t.test('round trip: generated heads give back their host', (t) => {
         const authority = p === undefined ? name : `${name}:${p}`;
         const target = absolute ? `http://${authority}${path}` : path;
         const fields = [...others];
-        // With an absolute-form target the Host field is ignored: send a wrong one.
-        fields.splice(at % (fields.length + 1), 0, `${hostField}:${before}${absolute ? '192.0.2.1' : authority}${after}`);
+        // With an absolute-form target the Host field must name the same host (any case, any port).
+        fields.splice(at % (fields.length + 1), 0, `${hostField}:${before}${absolute ? `${name.toUpperCase()}:1` : authority}${after}`);
         const bytes = head(`${method} ${target} HTTP/${version}`, ...fields);
         const want = { method, target, version, host: name.replace(/\.$/, '').toLowerCase(), hostError: null, headBytes: bytes.length };
         const r = parseHttpHead(Buffer.concat([bytes, s('body')]));
