@@ -8,6 +8,7 @@ import { UpstreamResolver } from '../connect/resolver.js';
 import { Connection, type ConnectionEnv, type ListenerInfo } from '../connection.js';
 import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
+import type { ClientSlots } from '../decide/client-slots.js';
 import { describeRouteTarget, Router } from '../decide/router.js';
 import { errorCode } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
@@ -69,6 +70,8 @@ export interface DaemonOptions {
   readonly inherited?: readonly InheritedSocket[];
   /** Serve /metrics etc. on metrics.address (default true; cluster workers leave it to the primary). */
   readonly serveMetrics?: boolean;
+  /** Where max_connections_per_client is counted (default: in this process; workers ask the primary). */
+  readonly clientSlots?: ClientSlots;
 }
 
 /** Binds the metrics HTTP server on the configured address, with a clear error. */
@@ -104,7 +107,7 @@ export interface ReloadSummary {
 export class Daemon {
   readonly metrics: Metrics;
   readonly #log: Logger;
-  readonly #open = new OpenConnections();
+  readonly #open: OpenConnections;
   /** Shared across reloads, so a reload does not refill the budget mid-flood. */
   readonly #refusalLog = new LogBudget();
   /** accept() errors can repeat for every pending connection: a few lines per 10 s. */
@@ -122,6 +125,7 @@ export class Daemon {
   private constructor(log: Logger, opts: DaemonOptions) {
     this.#log = log;
     this.metrics = opts.metrics ?? new Metrics();
+    this.#open = new OpenConnections(opts.clientSlots);
     this.#inherited = [...(opts.inherited ?? [])];
     this.#http = opts.serveMetrics === false
       ? null
