@@ -2,6 +2,7 @@
 // sum, a killed worker comes back while the other keeps serving, max_connections_per_client
 // holds over both, SIGTERM stops them all.
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { DaemonProcess, loopbackConfig, metric, type LogLine } from '../helpers/daemon.js';
@@ -50,6 +51,29 @@ await t.test('a killed worker is restarted; the other serves meanwhile', async (
   for (let i = 0; i < 6; i++) t.equal(await hello(), 'hello from w\n');
   const after = await d.waitForCount((l) => l.msg === 'connection', 27);
   t.ok(after.slice(21).some((l) => l['pid'] === newPid), 'the new worker takes connections');
+});
+
+await t.test('SIGHUP: every worker applies a kept listener\'s changed protocol', async (t) => {
+  writeFileSync(d.configFile, `listen:
+  - address: "127.0.0.1:0"
+    protocol: http
+metrics:
+  address: "127.0.0.1:0"
+workers: 2
+routes:
+  - hosts: ["w.test"]
+    upstream: "127.0.0.1:${origin.port}"
+`);
+  const seen = d.lines.length;
+  d.child.kill('SIGHUP');
+  const reloaded = await d.waitForCount((l) => d.lines.indexOf(l) >= seen && l.msg === 'reloaded', 2);
+  for (const l of reloaded.slice(-2)) t.same(l['changed'], ['127.0.0.1:0'], `worker ${String(l['pid'])} names the changed listener`);
+  // A TLS hello on what is now a plain-HTTP listener is refused, by whichever worker takes it.
+  const before = d.lines.length;
+  for (let i = 0; i < 6; i++) await t.rejects(hello(), `TLS connection ${i + 1} refused after the switch`);
+  const refused = (await d.waitForCount((l) => d.lines.indexOf(l) >= before && l.msg === 'connection', 6)).slice(-6);
+  t.ok(refused.every((l) => l['outcome'] !== 'forwarded'), `outcomes: ${[...new Set(refused.map((l) => String(l['outcome'])))].join(', ')}`);
+  t.equal(new Set(refused.map((l) => l['pid'])).size, 2, 'both workers refused: both applied the new settings');
 });
 
 await t.test('max_connections_per_client holds across workers; a dead worker\'s slots are dropped', async (t) => {
