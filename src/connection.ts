@@ -5,6 +5,7 @@ import type { OpenConnections } from './open-connections.js';
 import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial.js';
 import type { UpstreamResolver } from './connect/resolver.js';
 import type { CidrSet } from './decide/cidr-set.js';
+import { clientKey } from './decide/client-key.js';
 import type { Router, Route } from './decide/router.js';
 import { screenAnswers } from './decide/special-addresses.js';
 import { ForwardError, errorCode, type Outcome } from './errors.js';
@@ -117,37 +118,70 @@ export class Connection {
     const { limits, metrics, open } = this.#env;
     // Behind a load balancer the client is known only from the PROXY header: the source checks
     // wait for it. Otherwise refuse without reading a byte (SPEC §4.1).
-    if (!this.#intake.readingProxyHeader && !this.#admitSource(0)) return;
+    const proxied = this.#intake.readingProxyHeader;
+    if (!proxied && !this.#sourceAllowed()) return;
     if (open.size >= limits.maxConnections) {
       this.#finish('limit', { reason: `max_connections ${limits.maxConnections} reached` });
       return;
     }
-    open.add(this, this.#clientAddress);
+    open.add(this);
     metrics.active.inc({ host: '' });
     this.#timer = setTimeout(() => this.#finish('hello_timeout', {
       reason: this.#intake.readingProxyHeader ? 'no complete PROXY header in time' : `no complete ${this.#what} in time`,
     }), limits.clientHelloTimeoutMs);
-    this.#client.on('data', this.#onData);
-    this.#client.on('end', this.#onEndBeforeHello);
+    const read = (): void => {
+      this.#client.on('data', this.#onData);
+      this.#client.on('end', this.#onEndBeforeHello);
+    };
+    if (proxied) read();
+    else this.#admitSource(read);
   }
 
-  /**
-   * clients.allow and max_connections_per_client for the client address; `counted` is how many
-   * of this client's open connections are this one (1 once it is in the open set). False (and
-   * finished) when refused.
-   */
-  #admitSource(counted: 0 | 1): boolean {
-    const { limits, open, clientsAllow } = this.#env;
+  /** clients.allow for the client address; false (and finished as client_denied) when refused. */
+  #sourceAllowed(): boolean {
+    const { clientsAllow } = this.#env;
     if (clientsAllow !== null && !clientsAllow.has(this.#clientAddress)) {
       this.#finish('client_denied', { reason: 'source address not in clients.allow' });
       return false;
     }
-    const perClient = limits.maxConnectionsPerClient;
-    if (perClient > 0 && open.countFor(this.#clientAddress) - counted >= perClient) {
-      this.#finish('limit', { reason: `max_connections_per_client ${perClient} reached` });
-      return false;
-    }
     return true;
+  }
+
+  /**
+   * max_connections_per_client: takes a slot under the client's key (its IPv6 network per
+   * limits.client_ipv6_prefix) and calls `next`, or finishes as `limit`. In one process this is
+   * synchronous; with workers the primary keeps the count and answers over IPC, so `next` runs
+   * later, while the connection stays in 'hello' under the hello timer (armed here if the PROXY
+   * header already stopped it).
+   */
+  #admitSource(next: () => void): void {
+    const { limits, open } = this.#env;
+    const perClient = limits.maxConnectionsPerClient;
+    if (perClient === 0) {
+      next();
+      return;
+    }
+    const refuse = (): void => this.#finish('limit', { reason: `max_connections_per_client ${perClient} reached` });
+    const got = open.acquireSlot(this, clientKey(this.#clientAddress, limits.clientIpv6Prefix), perClient);
+    if (typeof got === 'boolean') {
+      if (got) next();
+      else refuse();
+      return;
+    }
+    const armed = this.#timer === null;
+    if (armed) {
+      this.#timer = setTimeout(() => this.#finish('hello_timeout', { reason: 'no answer on max_connections_per_client in time' }), limits.clientHelloTimeoutMs);
+    }
+    // acquireSlot's promise never rejects.
+    void got.then((ok) => {
+      if (this.#state !== 'hello') return; // finished meanwhile; a late slot was given back
+      if (armed && this.#timer !== null) {
+        clearTimeout(this.#timer);
+        this.#timer = null;
+      }
+      if (ok) next();
+      else refuse();
+    });
   }
 
   /** What the listener waits for, for messages. */
@@ -189,13 +223,18 @@ export class Connection {
         this.#peerLabel = this.#clientLabel;
         this.#clientAddress = unmapIPv4(proxy.addresses.sourceAddress);
         this.#clientLabel = formatAddress(this.#clientAddress, proxy.addresses.sourcePort);
-        this.#env.open.rekey(this, this.#clientAddress);
       }
-      if (!this.#admitSource(1)) return;
+      if (this.#sourceAllowed()) this.#admitSource(() => this.#sniffed(r.value));
+      return;
     }
-    if (this.#listener.protocol === 'tls') this.#env.metrics.clientHelloBytes.observe(r.value.helloBytes);
-    this.#route(r.value);
+    this.#sniffed(r.value);
   };
+
+  /** The intake is complete and the source admitted: count the hello and route. */
+  #sniffed(intake: Intake): void {
+    if (this.#listener.protocol === 'tls') this.#env.metrics.clientHelloBytes.observe(intake.helloBytes);
+    this.#route(intake);
+  }
 
   readonly #onEndBeforeHello = (): void => {
     this.#stopReading();

@@ -1,57 +1,61 @@
 // The set of open connections: the max_connections and per-client counts, live byte sampling
 // and drain all read it. Every connection is added and deleted exactly once.
 import type { Connection } from './connection.js';
+import { ClientSlotTable, type ClientSlots } from './decide/client-slots.js';
 
 /**
- * The open connections with a count per client address (max_connections_per_client), which can
- * say when the set becomes empty (for drain). Each connection is added and deleted exactly once,
- * so the counts cannot drift.
+ * The open connections, the per-client slot each holds (max_connections_per_client), and a
+ * way to learn when the set becomes empty (for drain). Each connection is added and deleted
+ * exactly once, and its slot is given back when it is deleted, so the counts cannot drift.
  */
 export class OpenConnections {
-  readonly #set = new Map<Connection, string>();
-  readonly #perClient = new Map<string, number>();
+  readonly #set = new Set<Connection>();
+  /** The per-client key each connection holds a slot under. */
+  readonly #slots = new Map<Connection, string>();
+  readonly #clientSlots: ClientSlots;
   #waiters: (() => void)[] = [];
+
+  /** `clientSlots`: where per-client slots are counted (default: in this process). */
+  constructor(clientSlots: ClientSlots = new ClientSlotTable()) {
+    this.#clientSlots = clientSlots;
+  }
 
   get size(): number {
     return this.#set.size;
   }
 
-  /** Open connections from `client` (an IP address) now. */
-  countFor(client: string): number {
-    return this.#perClient.get(client) ?? 0;
+  add(c: Connection): void {
+    this.#set.add(c);
   }
 
-  /** Clients with at least one open connection (0 once everything closed). */
-  get clients(): number {
-    return this.#perClient.size;
+  /**
+   * Takes one of `limit` slots of the client key `key` for `c` (which is open): true if taken,
+   * false if the client already holds `limit`; a promise of that when the count is kept by the
+   * cluster primary. A slot granted after `c` was deleted is given back and answered false.
+   */
+  acquireSlot(c: Connection, key: string, limit: number): boolean | Promise<boolean> {
+    const got = this.#clientSlots.acquire(key, limit);
+    if (got === true) this.#slots.set(c, key);
+    if (typeof got === 'boolean') return got;
+    return got.then((ok) => {
+      if (!ok) return false;
+      if (!this.#set.has(c)) {
+        this.#clientSlots.release(key);
+        return false;
+      }
+      this.#slots.set(c, key);
+      return true;
+    });
   }
 
-  add(c: Connection, client: string): void {
-    if (this.#set.has(c)) return;
-    this.#set.set(c, client);
-    this.#perClient.set(client, this.countFor(client) + 1);
-  }
-
-  /** Counts `c` under another client address from now on (the PROXY header's source). */
-  rekey(c: Connection, client: string): void {
-    const old = this.#set.get(c);
-    if (old === undefined || old === client) return;
-    this.#set.set(c, client);
-    this.#uncount(old);
-    this.#perClient.set(client, this.countFor(client) + 1);
-  }
-
-  #uncount(client: string): void {
-    const left = this.countFor(client) - 1;
-    if (left > 0) this.#perClient.set(client, left);
-    else this.#perClient.delete(client);
-  }
-
-  /** Removes `c`; true if it was there. Wakes whoever waits for the set to empty. */
+  /** Removes `c` and gives back its slot; true if it was there. Wakes whoever waits for the set to empty. */
   delete(c: Connection): boolean {
-    const client = this.#set.get(c);
+    const key = this.#slots.get(c);
+    if (key !== undefined) {
+      this.#slots.delete(c);
+      this.#clientSlots.release(key);
+    }
     const had = this.#set.delete(c);
-    if (client !== undefined) this.#uncount(client);
     if (this.#set.size === 0 && this.#waiters.length > 0) {
       const waiters = this.#waiters;
       this.#waiters = [];
@@ -62,7 +66,7 @@ export class OpenConnections {
 
   /** A snapshot, safe to iterate while connections finish. */
   list(): Connection[] {
-    return [...this.#set.keys()];
+    return [...this.#set];
   }
 
   /** Resolves once no connection is open. */

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { Reloader } from '../daemon/reload.js';
 import { Daemon } from '../daemon/server.js';
 import { takeInheritedSockets } from '../daemon/socket-activation.js';
-import { onPrimaryMessage, reportMetricsToPrimary, runPrimary, tellPrimary, workerCount } from '../daemon/workers.js';
+import { onPrimaryMessage, PrimaryClientSlots, reportMetricsToPrimary, runPrimary, tellPrimary, workerCount } from '../daemon/workers.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 import { packageVersion } from '../version.js';
@@ -34,7 +34,10 @@ export async function runCommand(file: string): Promise<void> {
   const inherited = worker === undefined ? await takeInheritedSockets() : [];
   const metrics = new Metrics(undefined, { version: packageVersion() });
   countDrop = () => metrics.logLinesDropped.inc();
-  const daemon = await Daemon.start(config, log, { metrics, inherited, serveMetrics: worker === undefined });
+  const daemon = await Daemon.start(config, log, {
+    metrics, inherited, serveMetrics: worker === undefined,
+    ...(worker === undefined ? {} : { clientSlots: new PrimaryClientSlots() }),
+  });
   const reloader = new Reloader(file, daemon, log);
   let stopping = false;
   const stop = (signal: string): void => {

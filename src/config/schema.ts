@@ -29,6 +29,7 @@ export const DEFAULTS = {
     drainTimeoutMs: 30_000,
     maxConnections: 10_000,
     maxConnectionsPerClient: 0,
+    clientIpv6Prefix: 64,
   },
   clientsAllow: null,
   resolver: { servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
@@ -185,6 +186,7 @@ const LIMITS: readonly [string, keyof LimitsConfig, (ctx: Ctx, at: At) => number
   ['drain_timeout', 'drainTimeoutMs', duration(1)],
   ['max_connections', 'maxConnections', int(1, 1_000_000_000)],
   ['max_connections_per_client', 'maxConnectionsPerClient', int(0, 1_000_000_000)],
+  ['client_ipv6_prefix', 'clientIpv6Prefix', int(1, 128)],
 ];
 
 function readLimits(ctx: Ctx, at: At): LimitsConfig | undefined {

@@ -38,6 +38,8 @@ export interface LimitsConfig {
   readonly maxConnections: number;
   /** 0 means no per-client cap. */
   readonly maxConnectionsPerClient: number;
+  /** IPv6 clients are counted per network of this prefix length (1..128) for the per-client cap. */
+  readonly clientIpv6Prefix: number;
 }
 
 export interface ClientsConfig {

@@ -8,6 +8,7 @@ import { UpstreamResolver } from '../connect/resolver.js';
 import { Connection, type ConnectionEnv, type ListenerInfo } from '../connection.js';
 import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
+import type { ClientSlots } from '../decide/client-slots.js';
 import { describeRouteTarget, Router } from '../decide/router.js';
 import { errorCode } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
@@ -36,8 +37,18 @@ export interface BoundListener {
   readonly inherited: boolean;
 }
 
-interface ActiveListener extends BoundListener {
+/**
+ * A listener as the daemon keeps it. `config` and `info` are replaced when a reload changes a
+ * kept listener's settings: each accepted socket reads `info` at accept, so new connections get
+ * the new settings and open ones keep what they started with.
+ */
+interface ActiveListener {
+  readonly label: string;
+  readonly bound: AddressInfo;
+  readonly inherited: boolean;
   readonly server: Server;
+  config: ListenerConfig;
+  info: ListenerInfo;
 }
 
 /** What a connection needs to know of the listener it arrived on. */
@@ -59,6 +70,8 @@ export interface DaemonOptions {
   readonly inherited?: readonly InheritedSocket[];
   /** Serve /metrics etc. on metrics.address (default true; cluster workers leave it to the primary). */
   readonly serveMetrics?: boolean;
+  /** Where max_connections_per_client is counted (default: in this process; workers ask the primary). */
+  readonly clientSlots?: ClientSlots;
 }
 
 /** Binds the metrics HTTP server on the configured address, with a clear error. */
@@ -80,6 +93,8 @@ export interface ReloadSummary {
   readonly added: readonly string[];
   readonly removed: readonly string[];
   readonly kept: readonly string[];
+  /** Kept listeners whose settings (protocol, proxy_protocol, ...) changed: applied to new connections. */
+  readonly changed: readonly string[];
   readonly routes: number;
 }
 
@@ -92,7 +107,7 @@ export interface ReloadSummary {
 export class Daemon {
   readonly metrics: Metrics;
   readonly #log: Logger;
-  readonly #open = new OpenConnections();
+  readonly #open: OpenConnections;
   /** Shared across reloads, so a reload does not refill the budget mid-flood. */
   readonly #refusalLog = new LogBudget();
   /** accept() errors can repeat for every pending connection: a few lines per 10 s. */
@@ -110,6 +125,7 @@ export class Daemon {
   private constructor(log: Logger, opts: DaemonOptions) {
     this.#log = log;
     this.metrics = opts.metrics ?? new Metrics();
+    this.#open = new OpenConnections(opts.clientSlots);
     this.#inherited = [...(opts.inherited ?? [])];
     this.#http = opts.serveMetrics === false
       ? null
@@ -134,7 +150,7 @@ export class Daemon {
 
   /** The listeners as bound now (ports resolved when configured as 0). */
   get listeners(): readonly BoundListener[] {
-    return [...this.#listeners.values()];
+    return [...this.#listeners.values()].map(({ config, label, bound, inherited }) => ({ config, label, bound, inherited }));
   }
 
   get metricsAddress(): AddressInfo | null {
@@ -168,8 +184,9 @@ export class Daemon {
 
   /**
    * Applies a new configuration to new connections: listeners are added and removed as needed
-   * (a kept listener is never closed, so no connection is refused meanwhile), then routes,
-   * limits, resolver and log level are swapped in at once. Open connections are untouched. If a
+   * (a kept listener is never closed, so no connection is refused meanwhile; its changed
+   * settings apply to the connections it accepts from now on), then routes, limits, resolver
+   * and log level are swapped in at once. Open connections are untouched. If a
    * new listener cannot be bound, the ones bound for this reload are closed again and the error
    * is thrown with the running configuration unchanged.
    */
@@ -180,11 +197,32 @@ export class Daemon {
     const added = await this.#bindMissing(config.listen);
     const removed = [...this.#listeners.keys()].filter((k) => !wanted.has(k));
     this.#closeListeners(removed);
+    const changed = this.#updateKept(config.listen, kept);
     this.#apply(config, old);
     if (old !== null && !isDeepStrictEqual(old.metrics, config.metrics)) {
       this.#log.warn({ running: formatHostPort(old.metrics.address), configured: formatHostPort(config.metrics.address) }, 'metrics.address changes take effect on restart');
     }
-    return { added, removed, kept, routes: config.routes.length };
+    return { added, removed, kept, changed, routes: config.routes.length };
+  }
+
+  /**
+   * Gives each kept listener whose settings differ in `listen` its new settings (issue 14: a
+   * load balancer dropped from proxy_protocol_from must not be trusted by the next connection);
+   * returns their labels.
+   */
+  #updateKept(listen: readonly ListenerConfig[], kept: readonly string[]): string[] {
+    const changed: string[] = [];
+    for (const label of kept) {
+      const l = this.#listeners.get(label);
+      const lc = listen.find((c) => formatHostPort(c.address) === label);
+      if (l === undefined || lc === undefined || isDeepStrictEqual(l.config, lc)) continue;
+      l.config = lc;
+      l.info = listenerInfo(lc, label, l.bound.port);
+      changed.push(label);
+      this.#log.info({ listener: label, protocol: lc.protocol, proxyProtocol: lc.proxyProtocol,
+        proxyProtocolFrom: lc.proxyProtocolFrom.map((c) => `${c.address}/${c.prefix}`) }, 'listener settings changed');
+    }
+    return changed;
   }
 
   /** Builds the environment new connections get from `config` and swaps it in. */
@@ -235,8 +273,7 @@ export class Daemon {
   async #bind(lc: ListenerConfig, label: string): Promise<ActiveListener> {
     const taken = this.#takeInherited(lc);
     if (taken !== undefined) {
-      this.#serve(taken.server, listenerInfo(lc, label, taken.bound.port));
-      return { config: lc, label, bound: taken.bound, inherited: true, server: taken.server };
+      return this.#serve({ config: lc, label, bound: taken.bound, inherited: true, server: taken.server, info: listenerInfo(lc, label, taken.bound.port) });
     }
     const server = createServer({ allowHalfOpen: true, noDelay: true });
     const bound = await new Promise<AddressInfo>((resolve, reject) => {
@@ -246,8 +283,7 @@ export class Daemon {
         resolve(server.address() as AddressInfo);
       });
     });
-    this.#serve(server, listenerInfo(lc, label, bound.port));
-    return { config: lc, label, bound, inherited: false, server };
+    return this.#serve({ config: lc, label, bound, inherited: false, server, info: listenerInfo(lc, label, bound.port) });
   }
 
   /**
@@ -260,18 +296,21 @@ export class Daemon {
     return i === -1 ? undefined : this.#inherited.splice(i, 1)[0];
   }
 
-  #serve(server: Server, info: ListenerInfo): void {
-    server.on('connection', (socket: Socket) => this.#accept(socket, info));
+  /** Hands `l`'s accepted sockets to connections, with `l.info` as it is at accept; returns `l`. */
+  #serve(l: ActiveListener): ActiveListener {
+    const { server, label } = l;
+    server.on('connection', (socket: Socket) => this.#accept(socket, l.info));
     server.on('error', (err: NodeJS.ErrnoException) => {
       // An accept() failure (EMFILE, ENFILE, ENOBUFS...) leaves the server listening: log it
       // within a budget and go on. (With libuv's EMFILE trick, EMFILE mostly never gets here:
       // FdWatch reports it instead.)
       if (err.syscall === 'accept') {
-        if (this.#acceptErrorLog.allow()) this.#log.warn({ err, listener: info.label, ...this.#acceptErrorLog.takeSuppressed() }, 'accept failed');
+        if (this.#acceptErrorLog.allow()) this.#log.warn({ err, listener: label, ...this.#acceptErrorLog.takeSuppressed() }, 'accept failed');
         return;
       }
-      this.#log.error({ err, listener: info.label }, 'listener error');
+      this.#log.error({ err, listener: label }, 'listener error');
     });
+    return l;
   }
 
   #accept(socket: Socket, listener: ListenerInfo): void {

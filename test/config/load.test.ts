@@ -39,7 +39,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     name: 'unknown nested key',
     text: L + R + 'limits:\n  idle: 5s\n',
     want: [
-      'c.yaml:6:3: limits.idle: unknown key (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client)',
+      'c.yaml:6:3: limits.idle: unknown key (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client, client_ipv6_prefix)',
     ],
   },
   {
@@ -261,6 +261,27 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     want: ['OK'], // presets are built now (issue 6); the other features here were built earlier
   },
   {
+    name: 'limits.client_ipv6_prefix out of range',
+    text: L + R + 'limits:\n  client_ipv6_prefix: 0\n',
+    want: [
+      'c.yaml:6:23: limits.client_ipv6_prefix: must be an integer 1..128, got 0',
+    ],
+  },
+  {
+    name: 'limits.client_ipv6_prefix not an integer',
+    text: L + R + 'limits:\n  client_ipv6_prefix: "/64"\n',
+    want: [
+      'c.yaml:6:23: limits.client_ipv6_prefix: expected an integer 1..128, got the string "/64"',
+    ],
+  },
+  {
+    name: 'limits.client_ipv6_prefix 129',
+    text: L + R + 'limits:\n  client_ipv6_prefix: 129\n',
+    want: [
+      'c.yaml:6:23: limits.client_ipv6_prefix: must be an integer 1..128, got 129',
+    ],
+  },
+  {
     name: 'upstream and port',
     text: L + 'routes:\n  - hosts: ["a.example.com"]\n    upstream: "10.0.0.1:443"\n    port: 443\n',
     want: [
@@ -349,7 +370,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     want: [
       'c.yaml:2:14: listen[0].address: "localhost:443": expected an IP address, not a host name',
       'c.yaml:4:17: limits.idle_timeout: a duration needs a unit, as in "10s" or "10ms"',
-      'c.yaml:5:3: limits.bogus: unknown key (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client)',
+      'c.yaml:5:3: limits.bogus: unknown key (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client, client_ipv6_prefix)',
       'c.yaml:7:13: routes[0].hosts[0]: "a.*.com": "*" must be the whole first label and appear once, as in "*.example.com"',
       'c.yaml:8:13: routes[1].hosts[0]: duplicate host "ok.example.com" (already at routes[0].hosts[1], line 7 col 24)',
       'c.yaml:9:15: routes[1].upstream: "x": expected host:port',
@@ -405,7 +426,7 @@ await t.test('a minimal config gets every default', async (t) => {
     workers: 1,
     limits: {
       clientHelloTimeoutMs: 5_000, connectTimeoutMs: 5_000, idleTimeoutMs: 600_000, drainTimeoutMs: 30_000,
-      maxConnections: 10_000, maxConnectionsPerClient: 0,
+      maxConnections: 10_000, maxConnectionsPerClient: 0, clientIpv6Prefix: 64,
     },
     clients: { allow: null },
     resolver: { servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
@@ -430,7 +451,7 @@ await t.test('a full config round-trips to the expected frozen object', async (t
     workers: 1,
     limits: {
       clientHelloTimeoutMs: 250, connectTimeoutMs: 3_000, idleTimeoutMs: 90_000, drainTimeoutMs: 3_600_000,
-      maxConnections: 500, maxConnectionsPerClient: 0,
+      maxConnections: 500, maxConnectionsPerClient: 0, clientIpv6Prefix: 56,
     },
     clients: { allow: null },
     resolver: {
@@ -440,10 +461,10 @@ await t.test('a full config round-trips to the expected frozen object', async (t
     upstreamNetworks: [],
     presets: [],
     routes: [
-      { hosts: ['registry.example.com', '*.s3.example.com'], upstream: null, port: 443, origin: `${join(FIXTURES, 'full.yaml')}:30:5` },
-      { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:32:5` },
-      { hosts: ['mirror.example.com'], upstream: { host: 'mirror-backend.example.net', port: 8443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:34:5` },
-      { hosts: ['v6.example.com'], upstream: { host: '2001:db8::10', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:36:5` },
+      { hosts: ['registry.example.com', '*.s3.example.com'], upstream: null, port: 443, origin: `${join(FIXTURES, 'full.yaml')}:31:5` },
+      { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:33:5` },
+      { hosts: ['mirror.example.com'], upstream: { host: 'mirror-backend.example.net', port: 8443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:35:5` },
+      { hosts: ['v6.example.com'], upstream: { host: '2001:db8::10', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:37:5` },
     ],
   };
   t.same(config, want);

@@ -62,7 +62,7 @@ await t.test('DEFAULTS are frozen and match SPEC §3', (t) => {
   t.ok(Object.isFrozen(DEFAULTS.limits) && Object.isFrozen(DEFAULTS.resolver));
   t.same(DEFAULTS.limits, {
     clientHelloTimeoutMs: 5_000, connectTimeoutMs: 5_000, idleTimeoutMs: 600_000, drainTimeoutMs: 30_000,
-    maxConnections: 10_000, maxConnectionsPerClient: 0,
+    maxConnections: 10_000, maxConnectionsPerClient: 0, clientIpv6Prefix: 64,
   });
   t.end();
 });

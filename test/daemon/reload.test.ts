@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, get as httpsGet, type Server as HttpsServer } from 'node:https';
-import type { IncomingMessage } from 'node:http';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
-import { DaemonProcess, metric } from '../helpers/daemon.js';
+import { DaemonProcess, metric, type LogLine } from '../helpers/daemon.js';
 import { PATTERN_CHUNK } from '../helpers/origin.js';
 import { TestCa } from '../helpers/pki.js';
 import { freePort } from '../helpers/proc.js';
@@ -208,4 +209,104 @@ await t.test('a reload whose new listener cannot bind changes nothing', async (t
   await t.rejects(fetchText(mainPort, 'b.test'), /unrecognized name/i, 'new routes were not applied');
   const m = await d.metrics();
   t.equal(m.get(metric('sni_forwarder_config_reloads_total', { result: 'failure' })), 1);
+});
+
+/** Sends `GET /hello` for `name` over TLS on `raw` (already connected); resolves with the body. */
+async function helloOver(raw: Socket, name: string): Promise<string> {
+  const s = tlsConnect({ socket: raw, servername: name, ca: ca.caPem });
+  s.on('error', () => {}); // the rejection below reports it
+  const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+  let text = '';
+  s.on('data', (c: Buffer) => { text += c.toString(); });
+  const [ok] = await Promise.race([once(s, 'secureConnect').then(() => [true]), closed.then(() => [false])]);
+  if (ok !== true) throw new Error('TLS handshake did not complete');
+  s.write(`GET /hello HTTP/1.1\r\nHost: ${name}\r\nConnection: close\r\n\r\n`);
+  await closed;
+  return text.slice(text.indexOf('\r\n\r\n') + 4);
+}
+
+async function rawConnect(port: number): Promise<Socket> {
+  const raw = connect({ port, host: '127.0.0.1' });
+  raw.on('error', () => {});
+  await once(raw, 'connect');
+  return raw;
+}
+
+/** A PROXY v1 header claiming the client 10.9.9.9:1234 (RFC-less, haproxy proxy-protocol.txt §2.1). */
+const CLAIM = 'PROXY TCP4 10.9.9.9 127.0.0.1 1234 443\r\n';
+
+/** Sends a plain HTTP/1.1 request for `host` on `port`; resolves with the whole response text. */
+async function plainGet(port: number, host: string): Promise<string> {
+  const raw = await rawConnect(port);
+  let text = '';
+  raw.on('data', (c: Buffer) => { text += c.toString(); });
+  raw.write(`GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  await new Promise<void>((resolve) => raw.once('close', () => resolve()));
+  return text;
+}
+
+await t.test('a kept listener takes its changed settings: proxy_protocol_from and protocol apply to new connections', async (t) => {
+  const httpOrigin = createHttpServer((req, res) => res.end(`plain hello for ${req.headers.host ?? '?'}\n`));
+  httpOrigin.listen(0, '127.0.0.1');
+  await once(httpOrigin, 'listening');
+  t.teardown(() => httpOrigin.close());
+  const ppPort = await freePort();
+  const swPort = await freePort();
+  const cfg = (from: string, protocol: 'tls' | 'http'): string => `
+listen:
+  - address: "127.0.0.1:${ppPort}"
+    proxy_protocol: true
+    proxy_protocol_from: ["${from}"]
+  - address: "127.0.0.1:${swPort}"
+    protocol: ${protocol}
+metrics:
+  address: "127.0.0.1:0"
+routes:
+  - hosts: ["always.test"]
+    upstream: "127.0.0.1:${originPort}"
+  - hosts: ["plain.test"]
+    upstream: "127.0.0.1:${(httpOrigin.address() as AddressInfo).port}"
+`;
+  const d = await DaemonProcess.start(cfg('127.0.0.0/8', 'tls'));
+  t.teardown(() => d.stop());
+  const claimed = (l: LogLine): boolean => l.msg === 'connection' && l['outcome'] === 'forwarded' && l['client'] === '10.9.9.9:1234';
+
+  // Before: 127.0.0.1 is a trusted load balancer, so its PROXY header names the client.
+  let raw = await rawConnect(ppPort);
+  raw.write(CLAIM);
+  t.equal(await helloOver(raw, 'always.test'), 'hello always.test\n');
+  const [first] = await d.waitForCount(claimed, 1);
+  t.match(first?.['peer'], /^127\.0\.0\.1:\d+$/, 'the PROXY header is trusted: the load balancer is the peer');
+  // The tls listener takes no plain HTTP.
+  t.notMatch(await plainGet(swPort, 'plain.test'), /plain hello/);
+  await d.accessLine((l) => l['outcome'] === 'not_tls' && l['listener'] === `127.0.0.1:${swPort}`);
+
+  // A connection accepted before the reload (its PROXY header already sent) ...
+  const early = await rawConnect(ppPort);
+  early.write(CLAIM);
+  let m = await d.metrics();
+  while (m.get(metric('sni_forwarder_active_connections', { host: '' })) !== 1) m = await d.metrics();
+
+  writeFileSync(d.configFile, cfg('192.0.2.0/24', 'http'));
+  d.child.kill('SIGHUP');
+  const reloaded = await d.waitFor((l) => l.msg === 'reloaded');
+  t.same(reloaded['changed'], [`127.0.0.1:${ppPort}`, `127.0.0.1:${swPort}`], 'the reload names the changed listeners');
+  t.same(reloaded['kept'], [`127.0.0.1:${ppPort}`, `127.0.0.1:${swPort}`]);
+
+  // ... keeps the settings it started with.
+  t.equal(await helloOver(early, 'always.test'), 'hello always.test\n', 'an open connection keeps its settings');
+  t.equal((await d.waitForCount(claimed, 2)).length, 2, 'logged with the claimed client');
+
+  // After: 127.0.0.1 is no longer trusted; the same header is read as the start of a hello.
+  raw = await rawConnect(ppPort);
+  raw.write(CLAIM);
+  await t.rejects(helloOver(raw, 'always.test'), 'the untrusted PROXY header is not honoured');
+  const line = await d.accessLine((l) => l['outcome'] === 'not_tls' && l['listener'] === `127.0.0.1:${ppPort}`);
+  t.match(String(line['client']), /^127\.0\.0\.1:\d+$/, 'read as the client\'s first bytes: the client is the real source');
+  t.notOk('peer' in line, 'no load balancer named');
+  t.equal(d.lines.filter(claimed).length, 2, 'no third connection took the claimed address');
+
+  // The switched listener now routes plain HTTP by Host.
+  t.match(await plainGet(swPort, 'plain.test'), /plain hello for plain\.test/, 'protocol http applies after the reload');
+  await d.accessLine((l) => l['outcome'] === 'forwarded' && l['host'] === 'plain.test' && l['listener'] === `127.0.0.1:${swPort}`);
 });

@@ -1,11 +1,13 @@
 // The edge controls (issue 7): source ACL, per-client limits, and a flood of idle connections,
 // through the built daemon with real TLS clients.
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import t from 'tap';
 import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
 import { fetchHello, startTlsOrigin } from '../helpers/origin.js';
+import { freePort } from '../helpers/proc.js';
 
 const { ca, origin } = await startTlsOrigin('edge', ['edge.test'], (fn) => t.teardown(fn));
 
@@ -63,6 +65,56 @@ await t.test('max_connections_per_client: the 6th from one source is refused, ot
   m = await d.metrics();
   t.equal(m.get(metric('sni_forwarder_active_connections', { host: '' })), 0);
   t.equal(m.get(metric('sni_forwarder_connections_total', { host: '', outcome: 'limit' })), 1, 'only the 6th was refused');
+});
+
+await t.test('max_connections_per_client counts an IPv6 client per /64 (sources from PROXY headers)', async (t) => {
+  // The PROXY header lets the test claim any IPv6 source without binding one.
+  const ppPort = await freePort();
+  const yaml = (prefix: string): string => `
+listen:
+  - address: "127.0.0.1:${ppPort}"
+    proxy_protocol: true
+    proxy_protocol_from: ["127.0.0.1/32"]
+metrics:
+  address: "127.0.0.1:0"
+limits:
+  max_connections_per_client: 1
+${prefix}routes:
+  - hosts: ["edge.test"]
+    upstream: "127.0.0.1:${origin.port}"
+`;
+  const pd = await DaemonProcess.start(yaml(''));
+  t.teardown(() => pd.stop());
+  const open: TLSSocket[] = [];
+  t.teardown(() => { for (const s of open) s.destroy(); });
+  /** A TLS connection (kept open, so it holds its slot) from `source` as the PROXY header says; false if refused. */
+  const claim = async (source: string, family: 'TCP4' | 'TCP6' = 'TCP6'): Promise<boolean> => {
+    const tcp = connect({ port: ppPort, host: '127.0.0.1' });
+    tcp.on('error', () => {});
+    await once(tcp, 'connect');
+    tcp.write(`PROXY ${family} ${source} ${family === 'TCP6' ? '::1' : '127.0.0.1'} 40000 443\r\n`);
+    const s = tlsConnect({ socket: tcp, servername: 'edge.test', ca: ca.caPem });
+    s.on('error', () => {}); // a refusal: seen as 'close' before 'secureConnect'
+    open.push(s);
+    return new Promise<boolean>((resolve) => {
+      s.once('secureConnect', () => resolve(true));
+      s.once('close', () => resolve(false));
+    });
+  };
+  t.equal(await claim('2001:db8:0:7::1'), true, 'the first client of 2001:db8:0:7::/64 is admitted');
+  t.equal(await claim('2001:db8:0:7:ffff::2'), false, 'another address of the same /64 is refused');
+  const line = await pd.accessLine((l) => l['outcome'] === 'limit');
+  t.equal(line['client'], '[2001:db8:0:7:ffff::2]:40000');
+  t.match(String(line['reason']), /max_connections_per_client 1/);
+  t.equal(await claim('2001:db8:0:8::1'), true, 'the next /64 is another client');
+  t.equal(await claim('::ffff:10.9.9.9'), true, 'an IPv4-mapped source ...');
+  t.equal(await claim('10.9.9.9', 'TCP4'), false, '... is counted as its IPv4 address');
+
+  writeFileSync(pd.configFile, yaml('  client_ipv6_prefix: 128\n'));
+  pd.child.kill('SIGHUP');
+  await pd.waitFor((l) => l.msg === 'reloaded');
+  t.equal(await claim('2001:db8:0:7::3'), true, 'with client_ipv6_prefix 128 each address counts alone');
+  t.equal(await claim('2001:db8:0:7::3'), false, 'but still once');
 });
 
 function rssKiB(pid: number): number {

@@ -5,10 +5,11 @@
 // systemd-socket-activate (Debian package: systemd); skips without it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import t, { type Test } from 'tap';
@@ -103,6 +104,18 @@ if (ca !== null) {
   t.teardown(() => origin?.close());
 }
 
+function configText(listen: readonly string[], listenerExtra = ''): string {
+  return `
+listen:
+${listen.map((a) => `  - address: "${a}"${listenerExtra}`).join('\n')}
+metrics:
+  address: "127.0.0.1:0"
+routes:
+  - hosts: ["activated.test"]
+    upstream: "127.0.0.1:${origin?.port}"
+`;
+}
+
 function configFor(listen: readonly string[]): string {
   const file = writeConfig(`
 listen:
@@ -193,5 +206,31 @@ await t.test('a socket that matches no listen entry is closed with a warning', {
   t.equal(listening?.['listener'], `127.0.0.1:${configuredPort}`);
   t.equal(listening?.['inherited'], false, 'the configured address is bound by the daemon itself');
   t.equal(await hello(configuredPort), 'hello from activated\n');
+  t.equal(await d.stop(), 0);
+});
+
+await t.test('SIGHUP applies changed settings to an inherited listener', { skip }, async (t) => {
+  const port = await freePort();
+  const label = `127.0.0.1:${port}`;
+  const file = configFor([label]);
+  const d = new Activated(['-l', label], file);
+  t.teardown(() => d.stop());
+  await d.listening(label);
+  t.equal(await hello(port), 'hello from activated\n');
+  writeFileSync(file, configText([label], '\n    proxy_protocol: true\n    proxy_protocol_from: ["127.0.0.0/8"]'));
+  d.child.kill('SIGHUP');
+  const reloaded = await d.line((l) => l.msg === 'reloaded');
+  t.same(reloaded['changed'], [label], 'the inherited listener is named as changed');
+  // A PROXY v1 header, then a TLS handshake on the same connection.
+  const raw = connect(port, '127.0.0.1');
+  raw.on('error', () => {});
+  await once(raw, 'connect');
+  raw.write('PROXY TCP4 10.9.9.9 127.0.0.1 1234 443\r\n');
+  const s = tlsConnect({ socket: raw, servername: 'activated.test', ca: ca?.caPem });
+  s.on('error', () => {});
+  await once(s, 'secureConnect');
+  s.destroy();
+  const access = await d.line((l) => l.msg === 'connection' && l['client'] === '10.9.9.9:1234');
+  t.equal(access['listener'], label, 'the PROXY header is read on the inherited socket after the reload');
   t.equal(await d.stop(), 0);
 });
