@@ -24,6 +24,7 @@ const SHARED_BYTES = 64 * 1024;
 const BULK_BYTES = 256 * 1024;
 const SMALL_READ_BYTES = BULK_BYTES / 8;
 const shared = Buffer.allocUnsafeSlow(SHARED_BYTES);
+const EMPTY = new Uint8Array(0);
 
 /** The pool of per-flow bulk buffers (at most 32 idle ones kept: 8 MiB). */
 export const bulkBuffers = new BufferPool(BULK_BYTES, 32);
@@ -47,9 +48,15 @@ class Flow {
     this.#dst = dst;
   }
 
-  /** Switches src to user-buffer reads (canReadIntoUserBuffers said yes) and starts reading. */
-  start(): void {
+  /**
+   * Switches src to user-buffer reads (canReadIntoUserBuffers said yes), writes `head` to dst
+   * first, and starts reading.
+   */
+  start(head: Uint8Array): void {
     readIntoUserBuffers(this.#src, shared, this.#onRead, this.#nextBuffer);
+    // The replay is written like any read: with #afterWrite, so that reading src, held back
+    // below while the kernel has not taken all of it, starts again once it has.
+    if (head.length > 0) this.#dst.write(head, this.#afterWrite);
     // The end came (and was emitted) while the upstream was dialled: nothing left to read.
     if (this.#src.readableEnded) return;
     // Bytes that arrived before the switch (after the ClientHello) wait in the stream's buffer;
@@ -144,10 +151,12 @@ export function relay(
     stop({ kind: 'closed' });
     return;
   }
-  if (head.length > 0) upstream.write(head);
   if (dataPath === 'user-buffers' && canReadIntoUserBuffers(client) && canReadIntoUserBuffers(upstream)) {
-    flows.push(new Flow(client, upstream), new Flow(upstream, client));
-    for (const flow of flows) flow.start();
+    const up = new Flow(client, upstream);
+    const down = new Flow(upstream, client);
+    flows.push(up, down);
+    up.start(head);
+    down.start(EMPTY);
     // An end emitted before the relay began (a client that sent its hello, data and FIN at
     // once) is passed on now, as pipe() would.
     if (client.readableEnded) upstream.end();
@@ -156,6 +165,9 @@ export function relay(
     else upstream.once('end', () => client.end());
     return;
   }
+  // pipe() sees a replay the kernel has not taken yet (writableNeedDrain) and waits for 'drain'
+  // before it reads the client.
+  if (head.length > 0) upstream.write(head);
   client.pipe(upstream);
   upstream.pipe(client);
 }

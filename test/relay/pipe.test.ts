@@ -5,8 +5,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import t from 'tap';
+import { resolve as resolvePath } from 'node:path';
 import { bulkBuffers, relay, type DataPath, type RelayEnd } from '../../src/relay/pipe.js';
 import { userBuffersAvailable } from '../../src/relay/user-buffer.js';
+import { createNetns } from '../helpers/netns.js';
+import { patternChunk } from '../helpers/origin.js';
+import type { ReplayResult } from '../helpers/replay-relay.js';
 
 /** A listening server whose connections are handed to `take` (one at a time, in order). */
 async function listen(): Promise<{ server: Server; port: number; next: () => Promise<Socket> }> {
@@ -195,5 +199,41 @@ for (const path of paths) {
     t.pass('the client saw its connection end');
   });
 }
+
+// Tiny socket buffers (tcp_wmem/tcp_rmem are per network namespace, and Node cannot set
+// SO_SNDBUF on a TCP socket): the kernel takes a few KiB of a write at a time, so a multi-MiB
+// replay is still queued when the relay starts reading the client. The relay runs in a child
+// process started inside the namespace (test/helpers/replay-relay.ts).
+const REPLAY_CHILD = resolvePath(import.meta.dirname, '../helpers/replay-relay.js');
+const REPLAY_IDLE_MS = 10_000;
+
+await t.test('a multi-MiB replay through 4 KiB socket buffers (network namespace)', async (t) => {
+  const ns = await createNetns('sfwd-relay');
+  if ('unavailable' in ns) {
+    t.comment(`skipped: network namespaces unavailable: ${ns.unavailable}`);
+    return;
+  }
+  t.teardown(() => ns.remove());
+  for (const key of ['net.ipv4.tcp_wmem', 'net.ipv4.tcp_rmem']) {
+    const r = await ns.run('sysctl', ['-w', `${key}=4096 4096 4096`]);
+    t.equal(r.code, 0, `${key} set in the namespace ${r.stderr}`);
+  }
+  for (const path of paths) {
+    await t.test(`${path}: the client's bytes after the replay do not wait for idle_timeout`, { timeout: 60_000 }, async (t) => {
+      const head = 4 << 20;
+      const tail = 256 * 1024;
+      const r = await ns.run(process.execPath, [REPLAY_CHILD, String(head), String(tail), path, String(REPLAY_IDLE_MS)]);
+      t.equal(r.code, 0, r.stderr);
+      // Our own child printed this object.
+      const got = JSON.parse(r.stdout) as ReplayResult;
+      t.comment(`${got.bytes} bytes reached the backend in ${got.ms} ms (idle_timeout ${REPLAY_IDLE_MS} ms)`);
+      const want = Buffer.concat([patternChunk(head), patternChunk(tail, 2)]);
+      t.equal(got.bytes, want.length, 'the replay, then every byte the client sent after it');
+      t.equal(got.sha256, sha(want), 'intact and in order');
+      t.equal(got.end, 'closed', 'ended normally, not by idle_timeout');
+      t.ok(got.ms < REPLAY_IDLE_MS / 2, `the client's FIN reached the backend after ${got.ms} ms, well before idle_timeout`);
+    });
+  }
+});
 
 t.equal(bulkBuffers.inUse, 0, 'every bulk buffer went back to the pool when its relay ended');
