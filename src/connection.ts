@@ -55,6 +55,8 @@ interface FinishDetail {
   readonly code?: string;
   /** Sent to the client before closing (TLS alert or HTTP error response). */
   readonly reply?: Uint8Array;
+  /** The side whose error ended the relay (the other was reset in turn). */
+  readonly reset?: 'client' | 'upstream';
 }
 
 let nextId = 1;
@@ -310,7 +312,7 @@ export class Connection {
         this.#finish('forwarded', { reason: 'idle_timeout' });
         return;
       case 'error':
-        this.#finish('forwarded', { reason: `${end.side} error: ${end.err.message}`, code: errorCode(end.err) });
+        this.#finish('forwarded', { reason: `${end.side} error: ${end.err.message}`, code: errorCode(end.err), reset: end.side });
         return;
     }
   }
@@ -351,6 +353,7 @@ export class Connection {
       connectMs: this.#connectMs === null ? null : roundMs(this.#connectMs),
       reason: detail.reason ?? null,
       code: detail.code ?? null,
+      reset: detail.reset ?? null,
       attempts: this.#attempts,
     }, refusal ? this.#env.refusalLog : undefined);
   }

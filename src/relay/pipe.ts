@@ -105,11 +105,24 @@ class Flow {
 }
 
 /**
+ * Closes `socket` with a TCP reset. While its FIN is still being sent (end() called, 'finish'
+ * not yet emitted) libuv refuses the reset (uv_tcp_close_reset: EINVAL) and Node would then
+ * never close the handle, so such a socket is destroyed normally: its peer gets the FIN it was
+ * already promised.
+ */
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
+/**
  * Splices `client` and `upstream` both ways after writing `head` (the bytes already read from
  * the client, replayed unchanged). Backpressure: a side stops reading while the other has
- * bytes queued. An end on one side is passed on as end() to the other while the other
- * direction keeps flowing (half-close, as tcpproxy's proxyCopy does). An error on either side,
- * or `idleTimeoutMs` with no bytes either way, destroys both. `onEnd` is called exactly once,
+ * bytes queued, the replay included. An end on one side is passed on as end() to the other
+ * while the other direction keeps flowing (half-close, as tcpproxy's proxyCopy does). An error
+ * on one side (a reset, EPIPE, ...) resets the other (RST, resetAndDestroy) and destroys both;
+ * `idleTimeoutMs` with no bytes either way destroys both (FIN). `onEnd` is called exactly once,
  * after both sockets are closed. Both sockets must have been created with allowHalfOpen.
  */
 export function relay(
@@ -124,6 +137,11 @@ export function relay(
   let open = 2;
   const flows: Flow[] = [];
   const stop = (why: RelayEnd): void => {
+    if (end === null && why.kind === 'error') {
+      // The failed side's stream is cut off: the other side gets a reset too, never a FIN
+      // that would make a truncated body look complete.
+      resetSocket(why.side === 'client' ? upstream : client);
+    }
     end ??= why;
     client.destroy();
     upstream.destroy();

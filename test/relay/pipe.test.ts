@@ -79,6 +79,28 @@ async function drain(s: Socket): Promise<{ bytes: number; sha: string }> {
   return { bytes, sha: h.digest('hex') };
 }
 
+/**
+ * Reads `s` until its end: `got` is what arrived so far, `how` how it ended ('end' for a FIN,
+ * else the error code, e.g. ECONNRESET for a reset) once `closed` has resolved.
+ */
+function watch(s: Socket): { got: string; how: string; closed: Promise<unknown> } {
+  // Not once(s, 'close'): it rejects on 'error', which is what a reset emits. A half-open
+  // socket stays open after a FIN: 'end' is an end too.
+  const closed = new Promise((resolve) => {
+    s.once('close', resolve);
+    s.once('end', resolve);
+  });
+  const w = { got: '', how: 'end', closed };
+  s.on('data', (c: Buffer) => { w.got += c.toString(); });
+  s.on('error', (err: NodeJS.ErrnoException) => { w.how = err.code ?? err.message; });
+  return w;
+}
+
+/** Waits until `w` has read `n` bytes. */
+async function untilRead(s: Socket, w: { got: string }, n: number): Promise<void> {
+  while (w.got.length < n) await once(s, 'data');
+}
+
 /** Writes `data` in pieces with backpressure, then ends. */
 async function send(s: Socket, data: Buffer): Promise<void> {
   for (let i = 0; i < data.length; i += 1 << 20) {
@@ -177,15 +199,55 @@ for (const path of paths) {
     t.same(await ended, { kind: 'closed' });
   });
 
-  await t.test(`${path}: an upstream reset ends the relay as an upstream error and closes the client`, async (t) => {
+  await t.test(`${path}: an upstream reset ends the relay as an upstream error and resets the client`, async (t) => {
     const p = await pair();
+    const seen = watch(p.client);
     const ended = startRelay(p, Buffer.from('x'), path);
     await once(p.backend, 'data');
+    p.backend.write('part of a body');
+    // The reset comes once the relay has passed the bytes on.
+    await untilRead(p.client, seen, 'part of a body'.length);
     p.backend.resetAndDestroy();
     const end = await ended;
     t.equal(end.kind, 'error');
     t.equal(end.kind === 'error' ? end.side : null, 'upstream');
     t.ok(p.accepted.destroyed && p.upstream.destroyed, 'both sides destroyed');
+    await seen.closed;
+    t.same({ got: seen.got, how: seen.how }, { got: 'part of a body', how: 'ECONNRESET' }, 'the client read what came, then a reset, not a clean end');
+  });
+
+  await t.test(`${path}: a client reset ends the relay as a client error and resets the upstream`, async (t) => {
+    const p = await pair();
+    const seen = watch(p.backend);
+    const ended = startRelay(p, Buffer.from('HEAD'), path);
+    p.client.write('part of an upload');
+    await untilRead(p.backend, seen, 'HEADpart of an upload'.length);
+    p.client.resetAndDestroy();
+    const end = await ended;
+    t.equal(end.kind, 'error');
+    t.equal(end.kind === 'error' ? end.side : null, 'client');
+    await seen.closed;
+    t.same({ got: seen.got, how: seen.how }, { got: 'HEADpart of an upload', how: 'ECONNRESET' }, 'the backend read what came, then a reset, not a clean end');
+  });
+
+  await t.test(`${path}: a reset after the other side's FIN: the client's next bytes end the relay`, async (t) => {
+    // The download is complete (FIN passed on); then the upstream resets while the client
+    // still sends. The client's FIN stays a FIN (its download was whole), the upload fails.
+    const p = await pair();
+    const ended = startRelay(p, Buffer.from('x'), path);
+    await once(p.backend, 'data');
+    p.backend.end('whole body');
+    t.equal((await drain(p.client)).sha, sha(Buffer.from('whole body')), 'the client got the body and a FIN');
+    const closed = new Promise((resolve) => p.client.once('close', resolve));
+    p.backend.resetAndDestroy();
+    // The relay's upstream socket stopped polling at its EOF: the reset shows on the next write.
+    p.client.write('more upload');
+    const end = await ended;
+    t.equal(end.kind === 'error' ? end.side : null, 'upstream', 'ended as an upstream error');
+    // The client, past its own EOF, also sees the reset on its next write.
+    p.client.write('still more');
+    await closed;
+    t.pass('the client connection failed on its next write');
   });
 
   await t.test(`${path}: nothing either way for idle_timeout ends it as idle`, async (t) => {
