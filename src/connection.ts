@@ -58,6 +58,8 @@ interface FinishDetail {
   readonly code?: string;
   /** Sent to the client before closing (TLS alert or HTTP error response). */
   readonly reply?: Uint8Array;
+  /** The side whose error ended the relay (the other was reset in turn). */
+  readonly reset?: 'client' | 'upstream';
 }
 
 let nextId = 1;
@@ -88,6 +90,8 @@ export class Connection {
   #connectMs: number | null = null;
   #attempts: readonly DialAttempt[] = [];
   #clientErr: Error | null = null;
+  /** Aborts the dial when the connection is destroyed while connecting (drain deadline). */
+  #dialAbort: AbortController | null = null;
   /** The bytes read before routing, replayed to the upstream. */
   #replay: Buffer = EMPTY;
   #bytesUpCounted = 0;
@@ -202,9 +206,19 @@ export class Connection {
     this.#bytesDownCounted = Math.max(bytesDown, this.#bytesDownCounted);
   }
 
-  /** Closes both sides now (drain deadline passed); the outcome is what it would have been. */
+  /**
+   * Closes both sides now (drain deadline passed); the outcome is what it would have been. A
+   * connection still resolving or dialling ends as upstream_unreachable ("shutting down"),
+   * with the dial aborted: no upstream was reached, and none will be.
+   */
   destroy(): void {
     if (this.#state === 'hello') this.#finish('hello_timeout', { reason: 'shutting down' });
+    if (this.#state === 'connecting') {
+      this.#dialAbort?.abort();
+      // The client is told (alert or 502) as for any upstream it cannot have; #finish flushes it.
+      this.#finish('upstream_unreachable', { reason: 'shutting down before the upstream was connected', reply: this.#reply('internal', `cannot reach ${this.#sni ?? ''}: shutting down`) });
+      return;
+    }
     this.#upstream?.destroy();
     this.#client.destroy();
   }
@@ -337,6 +351,7 @@ export class Connection {
     const { host, port } = this.#targetOf(route, sni);
     this.#target = formatAddress(host, port);
     const t0 = performance.now();
+    this.#dialAbort = new AbortController();
     try {
       let resolved = await resolver.resolve(host);
       if (isIP(host) === 0) {
@@ -353,7 +368,8 @@ export class Connection {
         this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
         throw new ForwardError('loop', `${host} resolves to this forwarder's own listener`);
       }
-      const dialed = await dial(addresses, port, Math.max(1, limits.connectTimeoutMs - (performance.now() - t0)));
+      // Aborted (or already aborted, when destroy() came during the lookup) by destroy().
+      const dialed = await dial(addresses, port, Math.max(1, limits.connectTimeoutMs - (performance.now() - t0)), this.#dialAbort.signal);
       this.#attempts = dialed.attempts;
       this.#connectMs = performance.now() - t0;
       metrics.upstreamConnectDuration.observe({ host: this.#host }, this.#connectMs / 1000);
@@ -398,7 +414,7 @@ export class Connection {
         this.#finish('forwarded', { reason: 'idle_timeout' });
         return;
       case 'error':
-        this.#finish('forwarded', { reason: `${end.side} error: ${end.err.message}`, code: errorCode(end.err) });
+        this.#finish('forwarded', { reason: `${end.side} error: ${end.err.message}`, code: errorCode(end.err), reset: end.side });
         return;
     }
   }
@@ -440,6 +456,7 @@ export class Connection {
       connectMs: this.#connectMs === null ? null : roundMs(this.#connectMs),
       reason: detail.reason ?? null,
       code: detail.code ?? null,
+      reset: detail.reset ?? null,
       attempts: this.#attempts,
     }, refusal ? this.#env.refusalLog : undefined);
   }

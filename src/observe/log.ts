@@ -48,6 +48,11 @@ export interface AccessRecord {
   readonly reason: string | null;
   /** The system error code behind it (ECONNRESET, ETIMEOUT, ...), when there was one. */
   readonly code: string | null;
+  /**
+   * The side whose error (a reset, EPIPE, ...) ended the relay; the other side was sent a
+   * reset in turn. Null when the relay ended otherwise (or never began).
+   */
+  readonly reset: 'client' | 'upstream' | null;
   /** Upstream addresses tried and their error codes, when any failed. */
   readonly attempts: readonly { readonly address: string; readonly code: string }[];
 }
@@ -121,6 +126,7 @@ export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessReco
   };
   if (r.reason !== null) fields['reason'] = r.reason;
   if (r.code !== null) fields['code'] = r.code;
+  if (r.reset !== null) fields['reset'] = r.reset;
   if (r.attempts.length > 0) fields['attempts'] = r.attempts;
   if (budget !== undefined) Object.assign(fields, budget.takeSuppressed());
   log.info(fields, 'connection');

@@ -37,6 +37,7 @@ const SHARED_BYTES = 64 * 1024;
 const BULK_BYTES = 256 * 1024;
 const SMALL_READ_BYTES = BULK_BYTES / 8;
 const shared = Buffer.allocUnsafeSlow(SHARED_BYTES);
+const EMPTY = new Uint8Array(0);
 
 /** The pool of per-flow bulk buffers (at most 32 idle ones kept: 8 MiB). */
 export const bulkBuffers = new BufferPool(BULK_BYTES, 32);
@@ -63,9 +64,15 @@ class Flow {
     this.#gate = gate;
   }
 
-  /** Switches src to user-buffer reads (canReadIntoUserBuffers said yes) and starts reading. */
-  start(): void {
+  /**
+   * Switches src to user-buffer reads (canReadIntoUserBuffers said yes), writes `head` to dst
+   * first, and starts reading.
+   */
+  start(head: Uint8Array): void {
     readIntoUserBuffers(this.#src, shared, this.#onRead, this.#nextBuffer);
+    // The replay is written like any read: with #afterWrite, so that reading src, held back
+    // below while the kernel has not taken all of it, starts again once it has.
+    if (head.length > 0) this.#dst.write(head, this.#afterWrite);
     // The end came (and was emitted) while the upstream was dialled: nothing left to read.
     if (this.#src.readableEnded) return;
     // Bytes that arrived before the switch (after the ClientHello) wait in the stream's buffer;
@@ -176,11 +183,24 @@ class Gate {
 }
 
 /**
+ * Closes `socket` with a TCP reset. While its FIN is still being sent (end() called, 'finish'
+ * not yet emitted) libuv refuses the reset (uv_tcp_close_reset: EINVAL) and Node would then
+ * never close the handle, so such a socket is destroyed normally: its peer gets the FIN it was
+ * already promised.
+ */
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded && !socket.writableFinished) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
+/**
  * Splices `client` and `upstream` both ways after writing `head` (the bytes already read from
  * the client, replayed unchanged). Backpressure: a side stops reading while the other has
- * bytes queued. An end on one side is passed on as end() to the other while the other
- * direction keeps flowing (half-close, as tcpproxy's proxyCopy does). An error on either side,
- * or `idleTimeoutMs` with no bytes either way, destroys both. `onEnd` is called exactly once,
+ * bytes queued, the replay included. An end on one side is passed on as end() to the other
+ * while the other direction keeps flowing (half-close, as tcpproxy's proxyCopy does). An error
+ * on one side (a reset, EPIPE, ...) resets the other (RST, resetAndDestroy) and destroys both;
+ * `idleTimeoutMs` with no bytes either way destroys both (FIN). `onEnd` is called exactly once,
  * after both sockets are closed. Both sockets must have been created with allowHalfOpen.
  */
 export function relay(
@@ -197,6 +217,11 @@ export function relay(
   let open = 2;
   const flows: Flow[] = [];
   const stop = (why: RelayEnd): void => {
+    if (end === null && why.kind === 'error') {
+      // The failed side's stream is cut off: the other side gets a reset too, never a FIN
+      // that would make a truncated body look complete.
+      resetSocket(why.side === 'client' ? upstream : client);
+    }
     end ??= why;
     client.destroy();
     upstream.destroy();
@@ -225,14 +250,16 @@ export function relay(
     return;
   }
   const replay = gate === null ? head : gate.pass(Buffer.from(head.buffer, head.byteOffset, head.byteLength));
-  if (replay.length > 0) upstream.write(replay);
   const endClient = (): void => {
     if (gate === null) client.end();
     else gate.endClient();
   };
   if (dataPath === 'user-buffers' && canReadIntoUserBuffers(client) && canReadIntoUserBuffers(upstream)) {
-    flows.push(new Flow(client, upstream, gate), new Flow(upstream, client));
-    for (const flow of flows) flow.start();
+    const up = new Flow(client, upstream, gate);
+    const down = new Flow(upstream, client);
+    flows.push(up, down);
+    up.start(replay);
+    down.start(EMPTY);
     // An end emitted before the relay began (a client that sent its hello, data and FIN at
     // once) is passed on now, as pipe() would.
     if (client.readableEnded) upstream.end();
@@ -241,19 +268,26 @@ export function relay(
     else upstream.once('end', endClient);
     return;
   }
+  // pipe() sees a replay the kernel has not taken yet (writableNeedDrain) and waits for 'drain'
+  // before it reads the client.
+  if (replay.length > 0) upstream.write(replay);
   if (gate === null) {
     client.pipe(upstream);
     upstream.pipe(client);
     return;
   }
-  // The streams path with a gate: pipe() cannot drop bytes, so client → upstream is pumped here.
-  client.on('data', (chunk: Buffer) => {
+  // The streams path with a gate: pipe() cannot drop bytes, so client → upstream is pumped here,
+  // with the same backpressure (the replay included).
+  const pump = (chunk: Buffer): void => {
     const admitted = gate.pass(chunk);
-    if (admitted.length > 0 && !upstream.write(admitted)) {
-      client.pause();
-      upstream.once('drain', () => client.resume());
-    }
-  });
+    if (admitted.length > 0 && !upstream.write(admitted)) waitForDrain();
+  };
+  const waitForDrain = (): void => {
+    client.pause();
+    upstream.once('drain', () => client.resume());
+  };
+  if (upstream.writableNeedDrain) waitForDrain();
+  client.on('data', pump);
   client.once('end', () => upstream.end());
   upstream.pipe(client, { end: false });
   upstream.once('end', endClient);

@@ -30,7 +30,12 @@ const resetter = await upstream((s) => s.once('data', () => {
   s.write('partial');
   s.once('data', () => s.resetAndDestroy());
 }));
+// How each streamer connection ended: 'end' (a FIN) or the error code (ECONNRESET: a reset).
+const streamerEnds: string[] = [];
 const streamer = await upstream((s) => {
+  const i = streamerEnds.push('') - 1;
+  s.once('end', () => { streamerEnds[i] ||= 'end'; });
+  s.once('error', (err: NodeJS.ErrnoException) => { streamerEnds[i] ||= err.code ?? err.message; });
   const chunk = Buffer.alloc(64 * 1024, 7);
   const pump = (): void => {
     while (!s.destroyed && s.write(chunk));
@@ -210,23 +215,34 @@ await t.test('idle_timeout closes both sides of a silent connection', async (t) 
   t.ok(up?.closed, 'upstream side closed too');
 });
 
-await t.test('an upstream reset mid-stream closes the client and is logged with its code', async (t) => {
+/** How `s` ends: 'end' for a FIN, else the error code (ECONNRESET for a reset). */
+function howItEnds(s: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    s.once('end', () => resolve('end'));
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+await t.test('an upstream reset mid-stream resets the client and is logged with its code and side', async (t) => {
   const other = await bystander();
   const s = await clientWithHello('reset.test');
+  const how = howItEnds(s);
   const [first] = (await once(s, 'data')) as [Buffer];
   t.equal(first.toString(), 'partial', 'bytes before the reset arrived');
   s.write('more');
-  await once(s, 'close');
+  t.equal(await how, 'ECONNRESET', 'the client got a reset, not a FIN that would make a cut-off body look whole');
+  if (!s.closed) await once(s, 'close');
   const line = await daemon.accessLine((l) => l['sni'] === 'reset.test');
   t.equal(line['outcome'], 'forwarded');
   t.equal(line['code'], 'ECONNRESET');
+  t.equal(line['reset'], 'upstream', 'the access line names the side that reset');
   t.match(String(line['reason']), /^upstream error/);
   await other.check();
   t.pass('the other connection kept running');
   await other.close();
 });
 
-await t.test('a client reset mid-transfer closes the upstream side', async (t) => {
+await t.test('a client reset mid-transfer resets the upstream side', async (t) => {
   const other = await bystander();
   const s = await clientWithHello('stream.test');
   await once(s, 'data');
@@ -234,9 +250,11 @@ await t.test('a client reset mid-transfer closes the upstream side', async (t) =
   const line = await daemon.accessLine((l) => l['sni'] === 'stream.test');
   t.equal(line['outcome'], 'forwarded');
   t.match(String(line['reason']), /^client error/);
+  t.equal(line['reset'], 'client', 'the access line names the side that reset');
   const up = streamer.sockets[0];
   if (up !== undefined && !up.closed) await once(up, 'close');
   t.ok(up?.closed, 'upstream connection closed');
+  t.equal(streamerEnds[0], 'ECONNRESET', 'the upstream got a reset, not a FIN');
   await other.check();
   t.pass('the other connection kept running');
   await other.close();

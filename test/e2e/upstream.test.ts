@@ -3,8 +3,9 @@
 // real dnsmasq and real TLS origins. Issue 14 items 5-6: special-purpose DNS answers (loopback,
 // unspecified, link-local, cloud metadata) are refused unless upstream_networks opens them.
 import { Resolver } from 'node:dns/promises';
+import { once } from 'node:events';
 import t from 'tap';
-import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
+import { DaemonProcess, loopbackConfig, metric, parseMetrics } from '../helpers/daemon.js';
 import { Dnsmasq } from '../helpers/dnsmasq.js';
 import { createNetns } from '../helpers/netns.js';
 import { Origin } from '../helpers/origin.js';
@@ -294,4 +295,51 @@ routes:
   const mixed = await d.accessLine((l) => l['sni'] === 'mixed.special.test');
   t.equal(mixed['outcome'], 'upstream_unreachable');
   t.same(mixed['attempts'], [{ address: '169.254.7.7:443', code: 'ENETUNREACH' }], 'the metadata address is never dialled');
+});
+
+await t.test('SIGTERM while a connection is still dialling: the drain deadline ends it, not as forwarded', async (t) => {
+  // A namespace of its own: the test lifts its SYN-dropping rule halfway through.
+  const ns = await createNetns('sfwd-drain');
+  if ('unavailable' in ns) {
+    t.comment(`skipped: network namespaces unavailable: ${ns.unavailable}`);
+    return;
+  }
+  t.teardown(() => ns.remove());
+  await ns.dropSyn('127.0.0.31');
+  // An origin behind the dropped SYNs: once they pass, a dial still running would connect.
+  const origin = ns.exec(process.execPath, ['-e', "require('node:net').createServer((s) => s.resume()).listen(443, '127.0.0.31', () => console.log('listening'))"]);
+  await once(origin.stdout!, 'data');
+  const d = await DaemonProcess.start(loopbackConfig(`
+limits:
+  connect_timeout: 20s
+  drain_timeout: 300ms
+routes:
+  - hosts: ["drain.test"]
+    upstream: "127.0.0.31:443"
+`), ['ip', 'netns', 'exec', ns.name]);
+  t.teardown(() => d.stop());
+  const curl = ns.run('curl', ['-sS', '--max-time', '30', '--cacert', ca.caFile, '--resolve', `drain.test:${d.listenerPort()}:127.0.0.1`, `https://drain.test:${d.listenerPort()}/`]);
+  // The connection is dialling once its route matched (the gauge moves to its host). The
+  // metrics server is inside the namespace too: curl it from there.
+  const active = metric('sni_forwarder_active_connections', { host: 'drain.test' });
+  for (;;) {
+    const r = await ns.run('curl', ['-sS', '--max-time', '5', `${d.metricsUrl}/metrics`]);
+    if (parseMetrics(r.stdout).get(active) === 1) break;
+  }
+  const t0 = performance.now();
+  const exited = d.stop();
+  await d.waitFor((l) => l.msg === 'drain_timeout reached: closing open connections');
+  // Let the SYNs through: a dial that outlived the deadline now connects (at its next SYN
+  // retransmission, about 1 s after the first).
+  const lifted = await ns.run('nft', ['flush', 'chain', 'inet', 'sni_forwarder_test', 'output']);
+  t.equal(lifted.code, 0, `SYNs let through ${lifted.stderr}`);
+  const line = await d.accessLine((l) => l['sni'] === 'drain.test');
+  t.equal(line['outcome'], 'upstream_unreachable', 'not forwarded: no upstream was reached');
+  t.equal(line['reason'], 'shutting down before the upstream was connected');
+  t.equal(await exited, 0, 'the daemon exited normally');
+  const stopMs = performance.now() - t0;
+  t.ok(stopMs < 5_000, `stopped ${stopMs.toFixed(0)} ms after SIGTERM (drain_timeout 300 ms, connect_timeout 20 s)`);
+  const r = await curl;
+  t.not(r.code, 0);
+  t.match(r.stderr, /internal error/i, 'the client was told (TLS alert internal_error)');
 });

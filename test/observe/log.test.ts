@@ -34,7 +34,7 @@ await t.test('the access line written after refusals carries `suppressed`, and o
   const budget = new LogBudget(1, 60_000, () => 0);
   const record: AccessRecord = {
     conn: 1, client: '10.0.0.1:5000', peer: null, listener: '0.0.0.0:443', sni: null, host: '', upstream: null,
-    outcome: 'limit', bytesUp: 0, bytesDown: 0, durationMs: 0.1, connectMs: null, reason: 'max_connections 1 reached', code: null, attempts: [],
+    outcome: 'limit', bytesUp: 0, bytesDown: 0, durationMs: 0.1, connectMs: null, reason: 'max_connections 1 reached', code: null, reset: null, attempts: [],
   };
   for (let i = 0; i < 4; i++) recordAccess(budget.allow() ? log : null, metrics, { ...record, conn: i + 1 }, budget);
   await new Promise<void>((resolve) => setImmediate(resolve));

@@ -5,8 +5,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import t from 'tap';
+import { resolve as resolvePath } from 'node:path';
 import { bulkBuffers, relay, type DataPath, type RelayEnd } from '../../src/relay/pipe.js';
 import { userBuffersAvailable } from '../../src/relay/user-buffer.js';
+import { createNetns } from '../helpers/netns.js';
+import { patternChunk } from '../helpers/origin.js';
+import type { ReplayResult } from '../helpers/replay-relay.js';
 
 /** A listening server whose connections are handed to `take` (one at a time, in order). */
 async function listen(): Promise<{ server: Server; port: number; next: () => Promise<Socket> }> {
@@ -73,6 +77,28 @@ async function drain(s: Socket): Promise<{ bytes: number; sha: string }> {
   });
   await once(s, 'end');
   return { bytes, sha: h.digest('hex') };
+}
+
+/**
+ * Reads `s` until its end: `got` is what arrived so far, `how` how it ended ('end' for a FIN,
+ * else the error code, e.g. ECONNRESET for a reset) once `closed` has resolved.
+ */
+function watch(s: Socket): { got: string; how: string; closed: Promise<unknown> } {
+  // Not once(s, 'close'): it rejects on 'error', which is what a reset emits. A half-open
+  // socket stays open after a FIN: 'end' is an end too.
+  const closed = new Promise((resolve) => {
+    s.once('close', resolve);
+    s.once('end', resolve);
+  });
+  const w = { got: '', how: 'end', closed };
+  s.on('data', (c: Buffer) => { w.got += c.toString(); });
+  s.on('error', (err: NodeJS.ErrnoException) => { w.how = err.code ?? err.message; });
+  return w;
+}
+
+/** Waits until `w` has read `n` bytes. */
+async function untilRead(s: Socket, w: { got: string }, n: number): Promise<void> {
+  while (w.got.length < n) await once(s, 'data');
 }
 
 /** Writes `data` in pieces with backpressure, then ends. */
@@ -173,15 +199,55 @@ for (const path of paths) {
     t.same(await ended, { kind: 'closed' });
   });
 
-  await t.test(`${path}: an upstream reset ends the relay as an upstream error and closes the client`, async (t) => {
+  await t.test(`${path}: an upstream reset ends the relay as an upstream error and resets the client`, async (t) => {
     const p = await pair();
+    const seen = watch(p.client);
     const ended = startRelay(p, Buffer.from('x'), path);
     await once(p.backend, 'data');
+    p.backend.write('part of a body');
+    // The reset comes once the relay has passed the bytes on.
+    await untilRead(p.client, seen, 'part of a body'.length);
     p.backend.resetAndDestroy();
     const end = await ended;
     t.equal(end.kind, 'error');
     t.equal(end.kind === 'error' ? end.side : null, 'upstream');
     t.ok(p.accepted.destroyed && p.upstream.destroyed, 'both sides destroyed');
+    await seen.closed;
+    t.same({ got: seen.got, how: seen.how }, { got: 'part of a body', how: 'ECONNRESET' }, 'the client read what came, then a reset, not a clean end');
+  });
+
+  await t.test(`${path}: a client reset ends the relay as a client error and resets the upstream`, async (t) => {
+    const p = await pair();
+    const seen = watch(p.backend);
+    const ended = startRelay(p, Buffer.from('HEAD'), path);
+    p.client.write('part of an upload');
+    await untilRead(p.backend, seen, 'HEADpart of an upload'.length);
+    p.client.resetAndDestroy();
+    const end = await ended;
+    t.equal(end.kind, 'error');
+    t.equal(end.kind === 'error' ? end.side : null, 'client');
+    await seen.closed;
+    t.same({ got: seen.got, how: seen.how }, { got: 'HEADpart of an upload', how: 'ECONNRESET' }, 'the backend read what came, then a reset, not a clean end');
+  });
+
+  await t.test(`${path}: a reset after the other side's FIN: the client's next bytes end the relay`, async (t) => {
+    // The download is complete (FIN passed on); then the upstream resets while the client
+    // still sends. The client's FIN stays a FIN (its download was whole), the upload fails.
+    const p = await pair();
+    const ended = startRelay(p, Buffer.from('x'), path);
+    await once(p.backend, 'data');
+    p.backend.end('whole body');
+    t.equal((await drain(p.client)).sha, sha(Buffer.from('whole body')), 'the client got the body and a FIN');
+    const closed = new Promise((resolve) => p.client.once('close', resolve));
+    p.backend.resetAndDestroy();
+    // The relay's upstream socket stopped polling at its EOF: the reset shows on the next write.
+    p.client.write('more upload');
+    const end = await ended;
+    t.equal(end.kind === 'error' ? end.side : null, 'upstream', 'ended as an upstream error');
+    // The client, past its own EOF, also sees the reset on its next write.
+    p.client.write('still more');
+    await closed;
+    t.pass('the client connection failed on its next write');
   });
 
   await t.test(`${path}: nothing either way for idle_timeout ends it as idle`, async (t) => {
@@ -195,5 +261,41 @@ for (const path of paths) {
     t.pass('the client saw its connection end');
   });
 }
+
+// Tiny socket buffers (tcp_wmem/tcp_rmem are per network namespace, and Node cannot set
+// SO_SNDBUF on a TCP socket): the kernel takes a few KiB of a write at a time, so a multi-MiB
+// replay is still queued when the relay starts reading the client. The relay runs in a child
+// process started inside the namespace (test/helpers/replay-relay.ts).
+const REPLAY_CHILD = resolvePath(import.meta.dirname, '../helpers/replay-relay.js');
+const REPLAY_IDLE_MS = 10_000;
+
+await t.test('a multi-MiB replay through 4 KiB socket buffers (network namespace)', async (t) => {
+  const ns = await createNetns('sfwd-relay');
+  if ('unavailable' in ns) {
+    t.comment(`skipped: network namespaces unavailable: ${ns.unavailable}`);
+    return;
+  }
+  t.teardown(() => ns.remove());
+  for (const key of ['net.ipv4.tcp_wmem', 'net.ipv4.tcp_rmem']) {
+    const r = await ns.run('sysctl', ['-w', `${key}=4096 4096 4096`]);
+    t.equal(r.code, 0, `${key} set in the namespace ${r.stderr}`);
+  }
+  for (const path of paths) {
+    await t.test(`${path}: the client's bytes after the replay do not wait for idle_timeout`, { timeout: 60_000 }, async (t) => {
+      const head = 4 << 20;
+      const tail = 256 * 1024;
+      const r = await ns.run(process.execPath, [REPLAY_CHILD, String(head), String(tail), path, String(REPLAY_IDLE_MS)]);
+      t.equal(r.code, 0, r.stderr);
+      // Our own child printed this object.
+      const got = JSON.parse(r.stdout) as ReplayResult;
+      t.comment(`${got.bytes} bytes reached the backend in ${got.ms} ms (idle_timeout ${REPLAY_IDLE_MS} ms)`);
+      const want = Buffer.concat([patternChunk(head), patternChunk(tail, 2)]);
+      t.equal(got.bytes, want.length, 'the replay, then every byte the client sent after it');
+      t.equal(got.sha256, sha(want), 'intact and in order');
+      t.equal(got.end, 'closed', 'ended normally, not by idle_timeout');
+      t.ok(got.ms < REPLAY_IDLE_MS / 2, `the client's FIN reached the backend after ${got.ms} ms, well before idle_timeout`);
+    });
+  }
+});
 
 t.equal(bulkBuffers.inUse, 0, 'every bulk buffer went back to the pool when its relay ended');
