@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import t from 'tap';
 import { resolve as resolvePath } from 'node:path';
-import { bulkBuffers, relay, type DataPath, type RelayEnd } from '../../src/relay/pipe.js';
+import { bulkBuffers, relay, type ClientGate, type DataPath, type RelayEnd } from '../../src/relay/pipe.js';
 import { userBuffersAvailable } from '../../src/relay/user-buffer.js';
 import { createNetns } from '../helpers/netns.js';
 import { patternChunk } from '../helpers/origin.js';
@@ -113,6 +113,38 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const paths: readonly DataPath[] = ['user-buffers', 'streams'];
 
 t.ok(userBuffersAvailable, 'this Node lets the relay read into its own buffers (else only the streams path runs)');
+
+for (const path of paths) {
+  await t.test(`${path}: a client gate stops at the refused byte; upstream finishes, then the client gets the reply`, async (t) => {
+    const p = await pair();
+    // Refuses from the first 'X' on, across the replay and later reads.
+    let seen = 0;
+    const gate: ClientGate = {
+      admit: (chunk) => {
+        const x = chunk.indexOf('X');
+        seen += x === -1 ? chunk.length : x;
+        return x === -1 ? chunk.length : x;
+      },
+      reply: () => Buffer.from('REFUSED'),
+    };
+    const client = watch(p.client);
+    const ended = new Promise<RelayEnd>((resolve) => relay(p.accepted, p.upstream, Buffer.from('head:'), 30_000, resolve, path, gate));
+    const atBackend = watch(p.backend);
+    p.client.write('ok1,');
+    await untilRead(p.backend, atBackend, 'head:ok1,'.length);
+    p.client.write('ok2,Xnever');
+    // The upstream gets its FIN right after the admitted bytes, and answers before it ends.
+    await atBackend.closed;
+    t.equal(atBackend.got, 'head:ok1,ok2,', 'upstream saw exactly the admitted bytes, then a FIN');
+    p.backend.end('answer;');
+    await client.closed;
+    t.equal(client.got, 'answer;REFUSED', 'the upstream\'s answer, then the reply');
+    t.equal(client.how, 'end', 'the client gets a FIN, not a reset');
+    p.client.end();
+    t.same(await ended, { kind: 'closed' });
+    t.equal(seen, 'head:ok1,ok2,'.length);
+  });
+}
 
 for (const path of paths) {
   await t.test(`${path}: 24 MiB each way at once, byte for byte, then a normal end`, async (t) => {
