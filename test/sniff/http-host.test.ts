@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import {
+  HttpHeadParser,
   MAX_HTTP_HEAD_BYTES,
   parseHttpHead,
   type HttpHeadResult,
@@ -395,6 +396,24 @@ const anyInput = fc.oneof(
 await t.test('random input never throws, and a decided answer is final', (t) => {
   fc.assert(fc.property(anyInput, (b) => decidedIsFinal(b) === undefined), runs(1500));
   t.pass('no throw, well-formed, final');
+  t.end();
+});
+
+await t.test('HttpHeadParser, given ever longer prefixes, answers as parseHttpHead does on each', (t) => {
+  // The intake parses again only when a chunk brings a LF; here any prefix may be asked for, so
+  // lines left incomplete by one call are completed by a later one.
+  fc.assert(
+    fc.property(anyInput, fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 10 }), (b, steps) => {
+      const parser = new HttpHeadParser();
+      for (let n = 0, i = 0; ; n = Math.min(b.length, n + (steps[i++ % steps.length] ?? 1))) {
+        const got = parser.parse(b.subarray(0, n));
+        if (!isDeepStrictEqual(got, parseHttpHead(b.subarray(0, n)))) return false;
+        if (n === b.length) return true;
+      }
+    }),
+    runs(1500),
+  );
+  t.pass('same answers');
   t.end();
 });
 
