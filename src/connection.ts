@@ -80,6 +80,7 @@ export class Connection {
   #timer: NodeJS.Timeout | null = null;
   #host = '';
   #sni: string | null = null;
+  #ech = false;
   #upstream: Socket | null = null;
   #upstreamLabel: string | null = null;
   #connectMs: number | null = null;
@@ -229,6 +230,7 @@ export class Connection {
   }
 
   #route(intake: Intake): void {
+    this.#ech = intake.ech;
     const sni = intake.name;
     if (sni === null) {
       const reason = intake.nameError ?? 'no name to route by';
@@ -342,6 +344,7 @@ export class Connection {
       peer: this.#peerLabel,
       listener: this.#listener.label,
       sni: this.#sni,
+      ech: this.#ech,
       host: this.#host,
       upstream: this.#upstreamLabel,
       outcome,

@@ -19,6 +19,11 @@ export interface Intake {
   /** SNI or Host, normalised; null when absent or unusable (see nameError). */
   readonly name: string | null;
   readonly nameError: string | null;
+  /**
+   * The ClientHello carried encrypted_client_hello (false for HTTP): `name` is then the outer
+   * SNI, which for a client really using ECH is the provider's public name, not the site.
+   */
+  readonly ech: boolean;
   /** Wire size of the ClientHello or request head. */
   readonly helloBytes: number;
   /** Every byte after the PROXY header, to replay to the upstream. */
@@ -129,7 +134,7 @@ export class IntakeReader {
     if (r.kind === 'invalid') return { kind: 'invalid', outcome: 'not_tls', reason: r.reason, reply: r.notTls ? null : 'decode_error' };
     return {
       kind: 'ok',
-      value: { proxy: this.#proxy, name: r.value.serverName, nameError: r.value.sniError ?? (r.value.serverName === null ? 'no server_name in ClientHello' : null), helloBytes: r.consumed, replay: this.#hello.buffered },
+      value: { proxy: this.#proxy, name: r.value.serverName, nameError: r.value.sniError ?? (r.value.serverName === null ? 'no server_name in ClientHello' : null), ech: r.value.ech, helloBytes: r.consumed, replay: this.#hello.buffered },
     };
   }
 
@@ -146,7 +151,7 @@ export class IntakeReader {
     if (r.kind === 'invalid') return { kind: 'invalid', outcome: 'not_tls', reason: r.reason, reply: r.notHttp ? null : 'decode_error' };
     return {
       kind: 'ok',
-      value: { proxy: this.#proxy, name: r.value.host, nameError: r.value.hostError ?? (r.value.host === null ? 'no Host header' : null), helloBytes: r.consumed, replay: buf },
+      value: { proxy: this.#proxy, name: r.value.host, nameError: r.value.hostError ?? (r.value.host === null ? 'no Host header' : null), ech: false, helloBytes: r.consumed, replay: buf },
     };
   }
 

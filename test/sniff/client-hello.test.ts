@@ -10,7 +10,9 @@ import {
   type ClientHello,
   type HelloResult,
 } from '../../src/sniff/client-hello.js';
-import { captureCurl, captureNodeTls, captureOpenssl } from '../helpers/hello-capture.js';
+import {
+  captureCurl, captureNodeTls, captureOpenssl, echOuterExtension, EXT_ENCRYPTED_CLIENT_HELLO, withExtension,
+} from '../helpers/hello-capture.js';
 import { casesComment, chunked, runs, seedComment } from '../helpers/parser-properties.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -209,6 +211,19 @@ await t.test('real hellos parse whole, and agree with read-tls-client-hello', as
     t.equal(r.value.serverName, lib.serverName?.toLowerCase() ?? null, `${f.name}: SNI as the library reads it`);
     t.strictSame(r.value.alpn, lib.alpn, `${f.name}: ALPN as the library reads it`);
   }
+  t.end();
+});
+
+await t.test('encrypted_client_hello on a real hello is reported; the name stays the outer SNI', async (t) => {
+  // No client installed here sends ECH, so the extension is added to a node:tls hello. The
+  // outer SNI is what a client really using ECH puts there: the provider's public name.
+  const plain = await captureNodeTls({ servername: 'ech-public.example.net' });
+  const b = withExtension(plain, EXT_ENCRYPTED_CLIENT_HELLO, echOuterExtension());
+  const r = parseClientHello(b);
+  t.match(r, { kind: 'ok', consumed: b.length, value: { serverName: 'ech-public.example.net', ech: true } });
+  t.match(parseClientHello(plain), { kind: 'ok', value: { ech: false } }, 'the same hello without it');
+  const lib = await viaLibrary(b);
+  t.equal(lib.serverName, 'ech-public.example.net', 'the library reads the hello with the extension the same way');
   t.end();
 });
 

@@ -6,7 +6,7 @@ import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { IntakeReader, type IntakeOptions, type IntakeResult } from '../../src/sniff/intake.js';
 import { PROXY_V1_MAX_BYTES } from '../../src/sniff/proxy-header.js';
-import { captureNodeTls } from '../helpers/hello-capture.js';
+import { captureNodeTls, echOuterExtension, EXT_ENCRYPTED_CLIENT_HELLO, withExtension } from '../helpers/hello-capture.js';
 import { casesComment, chunked, runs, seedComment } from '../helpers/parser-properties.js';
 
 t.comment(seedComment());
@@ -74,6 +74,15 @@ await t.test('property: a PROXY header then a real hello decide the same in one 
     }),
     runs(2000),
   );
+  t.end();
+});
+
+await t.test('the intake says whether the ClientHello carried encrypted_client_hello', (t) => {
+  const tls: IntakeOptions = { protocol: 'tls', expectProxy: false };
+  const ech = withExtension(HELLO, EXT_ENCRYPTED_CLIENT_HELLO, echOuterExtension());
+  t.match(feed(tls, [ech]), { kind: 'ok', value: { name: 'registry.example.com', ech: true } }, 'with the extension');
+  t.match(feed(tls, [HELLO]), { kind: 'ok', value: { ech: false } }, 'without it');
+  t.match(feed({ protocol: 'http', expectProxy: false }, [HEAD]), { kind: 'ok', value: { ech: false } }, 'an HTTP head');
   t.end();
 });
 
