@@ -85,6 +85,7 @@ export class Connection {
   #timer: NodeJS.Timeout | null = null;
   #host = '';
   #sni: string | null = null;
+  #ech = false;
   #upstream: Socket | null = null;
   #upstreamLabel: string | null = null;
   #connectMs: number | null = null;
@@ -288,6 +289,7 @@ export class Connection {
   }
 
   #route(intake: Intake): void {
+    this.#ech = intake.ech;
     const sni = intake.name;
     if (sni === null) {
       const reason = intake.nameError ?? 'no name to route by';
@@ -447,6 +449,7 @@ export class Connection {
       peer: this.#peerLabel,
       listener: this.#listener.label,
       sni: this.#sni,
+      ech: this.#ech,
       host: this.#host,
       upstream: this.#upstreamLabel,
       outcome,

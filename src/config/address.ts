@@ -2,6 +2,7 @@
 // Pure: strings in, values or a reason out; nothing here throws on bad input.
 
 import { isIP } from 'node:net';
+import { checkHostName, MAX_HOST_NAME_CHARS } from '../sniff/host-name.js';
 import type { Cidr, HostPort } from './types.js';
 
 /** A parse result: the value, or a one-line reason fit to follow `key path:` in a message. */
@@ -10,10 +11,8 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
 
-/** RFC 1035 §2.3.4 / RFC 1123 §2.1: at most 253 characters without the root dot, labels 1..63. */
-export const MAX_HOSTNAME_LENGTH = 253;
-const MAX_LABEL_LENGTH = 63;
-const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+/** RFC 1035 §2.3.4 / RFC 1123 §2.1: at most 253 characters without the root dot. */
+export const MAX_HOSTNAME_LENGTH = MAX_HOST_NAME_CHARS;
 
 /**
  * Cheap normalisation for matching: lowercase and drop one trailing dot (SPEC §3). It does not
@@ -25,31 +24,33 @@ export function normalizeHostname(s: string): string {
 }
 
 /**
- * Checks a DNS host name and returns it normalised (lowercase, one trailing dot dropped).
- * Refuses: IP literals, names whose last label is all digits (RFC 3696 §2; so "10.0.0.300" is
- * not taken for a name), empty labels, labels over 63 or names over 253 characters, and
- * characters outside letters, digits and `-` (LDH), or a label starting or ending with `-`.
- * Single-label names ("harbor") are valid.
+ * Checks a DNS host name and returns it normalised (lowercase, one trailing dot dropped), by the
+ * same rule as an SNI name (checkHostName in sniff/host-name.ts): LDH labels of 1 to 63
+ * characters that neither start nor end with `-`, at most 253 characters, no IP literal and no
+ * numeric last label (so "10.0.0.300" is not taken for a name). Single-label names ("harbor")
+ * are valid.
  */
 export function validateHostname(s: string): Parsed<string> {
-  if (s === '') return fail('empty host name');
+  const checked = checkHostName(s);
+  if (checked.ok) return ok(checked.name);
+  // The rule is checkHostName's; only the wording is the config's.
   if (isIP(s) !== 0) return fail(`"${s}" is an IP address, not a host name`);
-  const name = normalizeHostname(s);
-  if (name === '') return fail(`"${s}" is not a host name`);
-  if (name.length > MAX_HOSTNAME_LENGTH) return fail(`host name longer than ${MAX_HOSTNAME_LENGTH} characters`);
-  const labels = name.split('.');
-  for (const label of labels) {
-    if (label === '') return fail(`empty label in "${s}"`);
-    if (label.length > MAX_LABEL_LENGTH) return fail(`label longer than ${MAX_LABEL_LENGTH} characters in "${s}"`);
-    if (!LDH_LABEL.test(label)) {
-      const bad = /[^a-z0-9-]/.exec(label);
-      return fail(bad === null
-        ? `label "${label}" in "${s}" starts or ends with "-"`
-        : `invalid character ${JSON.stringify(bad[0])} in "${s}" (letters, digits, "-" and "." only)`);
+  switch (checked.problem) {
+    case 'empty': return fail(s === '' ? 'empty host name' : `"${s}" is not a host name`);
+    case 'too_long': return fail(`host name longer than ${MAX_HOSTNAME_LENGTH} characters`);
+    case 'empty_label': return fail(`empty label in "${s}"`);
+    case 'label_too_long': return fail(`label longer than 63 characters in "${s}"`);
+    case 'hyphen_at_label_edge': return fail(`label "${checked.detail}" in "${s}" starts or ends with "-"`);
+    case 'bad_character':
+    case 'ipv6_literal': {
+      const bad = checked.problem === 'ipv6_literal' ? ':' : checked.detail;
+      return fail(`invalid character ${JSON.stringify(bad)} in "${s}" (letters, digits, "-" and "." only)`);
+    }
+    case 'ipv4_literal': {
+      const what = /^\d+$/.test(checked.detail) ? 'all digits' : 'a hex number';
+      return fail(`"${s}" is not a host name (its last label is ${what}, as in an IPv4 address)`);
     }
   }
-  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) return fail(`"${s}" is not a host name (its last label is all digits)`);
-  return ok(name);
 }
 
 /** Fewest labels a wildcard suffix needs: `*.com` would forward a whole top-level domain. */

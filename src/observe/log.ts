@@ -35,6 +35,8 @@ export interface AccessRecord {
   readonly listener: string;
   /** The normalised SNI name, or null when none was read. */
   readonly sni: string | null;
+  /** The ClientHello carried encrypted_client_hello (`sni` is then the outer name); logged only when true. */
+  readonly ech?: boolean;
   /** The matched route pattern, "" before a route matched. */
   readonly host: string;
   /** The upstream address connected to (or last tried), "addr:port". */
@@ -116,6 +118,7 @@ export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessReco
     ...(r.peer === null ? {} : { peer: r.peer }),
     listener: r.listener,
     sni: r.sni,
+    ...(r.ech === true ? { ech: true } : {}),
     host: r.host,
     upstream: r.upstream,
     outcome: r.outcome,

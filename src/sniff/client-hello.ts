@@ -24,7 +24,12 @@ export interface ClientHello {
   /** The supported_versions list as sent (GREASE included) if present, else [legacyVersion]. */
   readonly versions: readonly number[];
   readonly legacyVersion: number;
-  /** The encrypted_client_hello extension is present (the SNI is then the ECH public name). */
+  /**
+   * The encrypted_client_hello extension is present. serverName is then the outer SNI: for a
+   * client really using ECH, the provider's ECH public name (the real name is encrypted); for a
+   * GREASE placeholder (sent by browsers when the server offers no ECH config), the real name.
+   * The two cannot be told apart from the bytes, by design (draft-ietf-tls-esni §6.2).
+   */
   readonly ech: boolean;
   /** How many TLS records the hello spanned. */
   readonly recordCount: number;
@@ -288,7 +293,8 @@ function parseBody(r: Reader, recordCount: number): ClientHello | string {
         if (typeof list === 'string') return list;
         versions = list;
       } else {
-        // Unknown extensions are skipped whole (RFC 8446 §4.2); ECH only needs noticing.
+        // Unknown extensions are skipped whole (RFC 8446 §4.2). ECH is only noted: its payload is
+        // encrypted to the ECH provider, so routing stays on the outer server_name.
         if (type === EXT_ENCRYPTED_CLIENT_HELLO) ech = true;
         continue;
       }

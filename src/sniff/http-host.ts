@@ -69,15 +69,115 @@ function invalid(reason: string, notHttp = false): Invalid {
  * followed by a body or more requests). Never throws; see HttpHeadResult for each answer.
  */
 export function parseHttpHead(bytes: Uint8Array): HttpHeadResult {
-  const b = bytes.subarray(0, MAX_HTTP_HEAD_BYTES);
-  // Out of bytes before the head ended: wait, unless the cap is reached.
-  const short = (notHttp = false): HttpHeadResult =>
-    bytes.length >= MAX_HTTP_HEAD_BYTES ? invalid('request head larger than 16 KiB', notHttp) : NEED_MORE;
+  return new HttpHeadParser().parse(bytes);
+}
 
-  // RFC 9112 §3: request-line = method SP request-target SP HTTP-version CRLF. Methods are
-  // case-sensitive tokens (RFC 9110 §9.1); requiring an uppercase first letter, as every method
-  // in use has, lets a TLS record (0x16) or other binary be told apart after one byte. A leading
-  // empty line (§2.2 robustness) is refused too: a new connection has no previous message.
+/** The request line, once it is complete. */
+interface RequestLine {
+  readonly method: string;
+  readonly target: string;
+  readonly version: '1.0' | '1.1';
+}
+
+/**
+ * Parses a request head that arrives in pieces: each call is given everything received so far
+ * (the bytes of the previous call, then more) and answers as parseHttpHead would on them. Lines
+ * already seen complete are not looked at again, so the calls together scan each byte at most
+ * about twice, however the head is cut. Once the answer is ok or invalid it is final.
+ */
+export class HttpHeadParser {
+  #line: RequestLine | null = null;
+  /** Offset of the first line not yet seen complete (after the request line, once #line is set). */
+  #at = 0;
+  /** [start, end) of each Host value on the complete lines. */
+  readonly #hosts: (readonly [number, number])[] = [];
+  #result: HttpHeadResult = NEED_MORE;
+  #scannedBytes = 0;
+
+  /** Bytes the calls so far had to look at (a measure of the work done, for tests). */
+  get scannedBytes(): number {
+    return this.#scannedBytes;
+  }
+
+  /** `bytes` must start with the bytes of the previous call. */
+  parse(bytes: Uint8Array): HttpHeadResult {
+    if (this.#result.kind === 'need-more') this.#result = this.#parse(bytes);
+    return this.#result;
+  }
+
+  #parse(bytes: Uint8Array): HttpHeadResult {
+    const b = bytes.subarray(0, MAX_HTTP_HEAD_BYTES);
+    this.#scannedBytes += Math.max(0, b.length - this.#at);
+    // Out of bytes before the head ended: wait, unless the cap is reached.
+    const short = (notHttp = false): HttpHeadResult =>
+      bytes.length >= MAX_HTTP_HEAD_BYTES ? invalid('request head larger than 16 KiB', notHttp) : NEED_MORE;
+
+    if (this.#line === null) {
+      const line = requestLine(b, short);
+      if (!('end' in line)) return line;
+      this.#line = line.value;
+      this.#at = line.end;
+    }
+    const { method, target, version } = this.#line;
+
+    // RFC 9112 §5: field-line = field-name ":" OWS field-value OWS, then CRLF; a CRLF alone ends the head.
+    let i = this.#at;
+    for (;;) {
+      const c = b[i];
+      if (c === undefined) return short();
+      if (c === CR || c === LF) {
+        const end = lineEnd(b, i);
+        if (end === undefined) return short();
+        if (typeof end === 'string') return invalid(end);
+        i = end;
+        break;
+      }
+      // §5.2 obs-fold, and §2.2 whitespace between the start-line and the first field: reject.
+      if (c === SP || c === HTAB) return invalid('header line starts with whitespace (obs-fold)');
+      const nameStart = i;
+      for (; b[i] !== COLON; i++) {
+        const n = b[i];
+        if (n === undefined) return short();
+        // §5.1: no whitespace between the field name and the colon; a server MUST reject it.
+        if (!isTchar(n)) return invalid('header name has a character other than a token character');
+      }
+      if (i === nameStart) return invalid('header name is empty');
+      const isHost = i - nameStart === HOST.length && HOST.every((h, k) => ((b[nameStart + k] ?? 0) | 0x20) === h);
+      const valueStart = ++i;
+      for (; b[i] !== CR; i++) {
+        const v = b[i];
+        if (v === undefined) return short();
+        // RFC 9110 §5.5: field-value is VCHAR, obs-text, SP and HTAB; CR, LF and NUL are invalid.
+        if (v === LF) return invalid('header line ends in a LF without a CR');
+        if ((v < SP && v !== HTAB) || v === DEL) return invalid('header value has a control character');
+      }
+      const value = trimOws(b, valueStart, i);
+      const end = lineEnd(b, i);
+      if (end === undefined) return short();
+      if (typeof end === 'string') return invalid(end);
+      i = end;
+      // The line is complete: it is never looked at again.
+      if (isHost) this.#hosts.push(value);
+      this.#at = i;
+    }
+    const hosts = this.#hosts.map(([s, e]) => b.subarray(s, e));
+    return {
+      kind: 'ok',
+      value: Object.freeze({ method, target, version, ...requestHost(target, hosts), headBytes: i }),
+      consumed: i,
+    };
+  }
+}
+
+// RFC 9112 §3: request-line = method SP request-target SP HTTP-version CRLF. Methods are
+// case-sensitive tokens (RFC 9110 §9.1); requiring an uppercase first letter, as every method
+// in use has, lets a TLS record (0x16) or other binary be told apart after one byte. A leading
+// empty line (§2.2 robustness) is refused too: a new connection has no previous message.
+// Returns the line and the offset after its CRLF, or the answer while it is incomplete or bad.
+function requestLine(
+  b: Uint8Array,
+  short: (notHttp?: boolean) => HttpHeadResult,
+): { readonly value: RequestLine; readonly end: number } | HttpHeadResult {
   const first = b[0];
   if (first === undefined) return NEED_MORE;
   if (first < 0x41 || first > 0x5a) return invalid('request does not start with an uppercase letter', true);
@@ -114,50 +214,7 @@ export function parseHttpHead(bytes: Uint8Array): HttpHeadResult {
   const eol = lineEnd(b, i);
   if (eol === undefined) return short();
   if (typeof eol === 'string') return invalid(eol);
-  i = eol;
-
-  // RFC 9112 §5: field-line = field-name ":" OWS field-value OWS, then CRLF; a CRLF alone ends the head.
-  const hosts: Uint8Array[] = [];
-  for (;;) {
-    const c = b[i];
-    if (c === undefined) return short();
-    if (c === CR || c === LF) {
-      const end = lineEnd(b, i);
-      if (end === undefined) return short();
-      if (typeof end === 'string') return invalid(end);
-      i = end;
-      break;
-    }
-    // §5.2 obs-fold, and §2.2 whitespace between the start-line and the first field: reject.
-    if (c === SP || c === HTAB) return invalid('header line starts with whitespace (obs-fold)');
-    const nameStart = i;
-    for (; b[i] !== COLON; i++) {
-      const n = b[i];
-      if (n === undefined) return short();
-      // §5.1: no whitespace between the field name and the colon; a server MUST reject it.
-      if (!isTchar(n)) return invalid('header name has a character other than a token character');
-    }
-    if (i === nameStart) return invalid('header name is empty');
-    const isHost = i - nameStart === HOST.length && HOST.every((h, k) => ((b[nameStart + k] ?? 0) | 0x20) === h);
-    const valueStart = ++i;
-    for (; b[i] !== CR; i++) {
-      const v = b[i];
-      if (v === undefined) return short();
-      // RFC 9110 §5.5: field-value is VCHAR, obs-text, SP and HTAB; CR, LF and NUL are invalid.
-      if (v === LF) return invalid('header line ends in a LF without a CR');
-      if ((v < SP && v !== HTAB) || v === DEL) return invalid('header value has a control character');
-    }
-    if (isHost) hosts.push(trimOws(b.subarray(valueStart, i)));
-    const end = lineEnd(b, i);
-    if (end === undefined) return short();
-    if (typeof end === 'string') return invalid(end);
-    i = end;
-  }
-  return {
-    kind: 'ok',
-    value: Object.freeze({ method, target, version, ...requestHost(target, hosts), headBytes: i }),
-    consumed: i,
-  };
+  return { value: { method, target, version }, end: eol };
 }
 
 // At `at` (a CR, a LF or the end) a CRLF must begin: the offset after it, undefined while
@@ -171,12 +228,11 @@ function lineEnd(b: Uint8Array, at: number): number | string | undefined {
   return n === LF ? at + 2 : 'line has a CR without a LF';
 }
 
-function trimOws(v: Uint8Array): Uint8Array {
-  let s = 0;
-  let e = v.length;
-  while (s < e && (v[s] === SP || v[s] === HTAB)) s++;
-  while (e > s && (v[e - 1] === SP || v[e - 1] === HTAB)) e--;
-  return v.subarray(s, e);
+// [start, end) of b[s, e) without the OWS around it.
+function trimOws(b: Uint8Array, s: number, e: number): readonly [number, number] {
+  while (s < e && (b[s] === SP || b[s] === HTAB)) s++;
+  while (e > s && (b[e - 1] === SP || b[e - 1] === HTAB)) e--;
+  return [s, e];
 }
 
 function text(b: Uint8Array): string {

@@ -2,8 +2,9 @@
 // balancer), then a TLS ClientHello or a plain HTTP request head. Pure: chunks in, one decision
 // out; the bytes after the PROXY header are kept to be replayed to the upstream unchanged.
 import { ClientHelloAccumulator } from './client-hello.js';
-import { MAX_HTTP_HEAD_BYTES, parseHttpHead } from './http-host.js';
-import { PROXY_V1_MAX_BYTES, parseProxyHeader, type ProxyHeader } from './proxy-header.js';
+import { GrowableBuffer } from './growable-buffer.js';
+import { HttpHeadParser, MAX_HTTP_HEAD_BYTES } from './http-host.js';
+import { PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES, parseProxyHeader, type ProxyHeader } from './proxy-header.js';
 
 /** How a listener's connections start. */
 export interface IntakeOptions {
@@ -18,6 +19,11 @@ export interface Intake {
   /** SNI or Host, normalised; null when absent or unusable (see nameError). */
   readonly name: string | null;
   readonly nameError: string | null;
+  /**
+   * The ClientHello carried encrypted_client_hello (false for HTTP): `name` is then the outer
+   * SNI, which for a client really using ECH is the provider's public name, not the site.
+   */
+  readonly ech: boolean;
   /** Wire size of the ClientHello or request head. */
   readonly helloBytes: number;
   /** Every byte after the PROXY header, to replay to the upstream. */
@@ -37,17 +43,22 @@ const PROXY_V2_HEADER_LENGTH = 16;
 
 /**
  * Accumulates the first bytes of a connection until a routing decision can be made. Work is
- * bounded by the parsers' caps (PROXY header, 64 KiB hello, 16 KiB HTTP head), and a parser is
- * only re-run when the new bytes can complete its input, so a client sending one byte at a time
- * cannot make it quadratic.
+ * linear in the bytes received, however they are cut into chunks: bytes are appended to a
+ * buffer that grows by doubling, a PROXY v2 header is parsed once its declared length is here
+ * (v1: its at most 107 bytes are checked as they come), the ClientHello is framed byte by byte,
+ * and the HTTP head parser resumes at the first line it has not seen complete.
  */
 export class IntakeReader {
   readonly #opts: IntakeOptions;
   #proxy: ProxyHeader | null = null;
   #proxyDone: boolean;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  /** The PROXY header while it is read, then the HTTP head (TLS goes to #hello). */
+  #pending = new GrowableBuffer(PROXY_V2_MAX_BYTES);
   readonly #hello = new ClientHelloAccumulator();
+  readonly #http = new HttpHeadParser();
+  #proxyParsedBytes = 0;
+  /** Bytes copied by the PROXY header's buffer, once it is replaced by the HTTP head's. */
+  #proxyCopiedBytes = 0;
   #decided: IntakeResult | null = null;
 
   constructor(opts: IntakeOptions) {
@@ -57,7 +68,15 @@ export class IntakeReader {
 
   /** Bytes received and kept so far. */
   get bufferedBytes(): number {
-    return this.#pendingBytes + this.#hello.bufferedBytes;
+    return this.#pending.length + this.#hello.bufferedBytes;
+  }
+
+  /**
+   * Bytes copied and bytes handed to the PROXY and HTTP parsers so far: a measure of the work
+   * done, which tests check stays linear in the bytes received.
+   */
+  get workBytes(): number {
+    return this.#proxyCopiedBytes + this.#pending.copiedBytes + this.#proxyParsedBytes + this.#http.scannedBytes;
   }
 
   /** True while the PROXY header is still being read (its timeout/limit reasons differ). */
@@ -75,24 +94,38 @@ export class IntakeReader {
 
   #push(chunk: Buffer): IntakeResult {
     if (!this.#proxyDone) {
-      this.#keep(chunk);
-      const buf = this.#joined();
+      const before = this.#pending.length;
+      this.#pending.append(chunk);
+      let buf = this.#pending.bytes;
+      if (buf[0] === PROXY_V2_FIRST_BYTE && before < PROXY_V2_HEADER_LENGTH && buf.length >= PROXY_V2_HEADER_LENGTH) {
+        // The v2 header's size is known now: make room for all of it at once if it is not here.
+        const total = PROXY_V2_HEADER_LENGTH + buf.readUInt16BE(14);
+        if (buf.length < total) this.#pending.reserve(total);
+        buf = this.#pending.bytes;
+      }
       if (!this.#proxyComplete(buf)) {
-        // Still let the parser reject a wrong signature at the first wrong byte.
-        const early = parseProxyHeader(buf);
+        // Still let the parser reject a wrong signature or v1 field at the first wrong byte. Its
+        // answer can only change while the v2 fixed header or the v1 line is arriving.
+        if (buf[0] === PROXY_V2_FIRST_BYTE && before >= PROXY_V2_HEADER_LENGTH) return { kind: 'need-more' };
+        const early = this.#parseProxy(buf.subarray(0, buf[0] === PROXY_V2_FIRST_BYTE ? PROXY_V2_HEADER_LENGTH : PROXY_V1_MAX_BYTES));
         return early.kind === 'invalid' ? { kind: 'invalid', outcome: 'bad_proxy_header', reason: early.reason, reply: null } : { kind: 'need-more' };
       }
-      const r = parseProxyHeader(buf);
+      const r = this.#parseProxy(buf);
       if (r.kind === 'need-more') return r;
       if (r.kind === 'invalid') return { kind: 'invalid', outcome: 'bad_proxy_header', reason: r.reason, reply: null };
       this.#proxy = r.value;
       this.#proxyDone = true;
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      this.#proxyCopiedBytes = this.#pending.copiedBytes;
+      this.#pending = new GrowableBuffer(MAX_HTTP_HEAD_BYTES);
       chunk = buf.subarray(r.consumed);
       if (chunk.length === 0) return { kind: 'need-more' };
     }
     return this.#opts.protocol === 'tls' ? this.#pushTls(chunk) : this.#pushHttp(chunk);
+  }
+
+  #parseProxy(buf: Buffer): ReturnType<typeof parseProxyHeader> {
+    this.#proxyParsedBytes += buf.length;
+    return parseProxyHeader(buf);
   }
 
   #pushTls(chunk: Buffer): IntakeResult {
@@ -101,24 +134,24 @@ export class IntakeReader {
     if (r.kind === 'invalid') return { kind: 'invalid', outcome: 'not_tls', reason: r.reason, reply: r.notTls ? null : 'decode_error' };
     return {
       kind: 'ok',
-      value: { proxy: this.#proxy, name: r.value.serverName, nameError: r.value.sniError ?? (r.value.serverName === null ? 'no server_name in ClientHello' : null), helloBytes: r.consumed, replay: this.#hello.buffered },
+      value: { proxy: this.#proxy, name: r.value.serverName, nameError: r.value.sniError ?? (r.value.serverName === null ? 'no server_name in ClientHello' : null), ech: r.value.ech, helloBytes: r.consumed, replay: this.#hello.buffered },
     };
   }
 
   #pushHttp(chunk: Buffer): IntakeResult {
-    const first = this.#pendingBytes === 0;
-    this.#keep(chunk);
-    // A head ends with CRLF CRLF: nothing new can complete it unless the chunk has a LF, except
-    // that the first chunk (whatever its size) may already show it is not HTTP, and the cap
-    // must be enforced.
-    if (!first && !chunk.includes(0x0a) && this.#pendingBytes < MAX_HTTP_HEAD_BYTES) return { kind: 'need-more' };
-    const buf = this.#joined();
-    const r = parseHttpHead(buf);
+    const first = this.#pending.length === 0;
+    this.#pending.append(chunk);
+    // A line ends with a LF: nothing new can complete one (or the head) unless the chunk has a
+    // LF, except that the first chunk (whatever its size) may already show it is not HTTP, and
+    // the cap must be enforced.
+    if (!first && !chunk.includes(0x0a) && this.#pending.length < MAX_HTTP_HEAD_BYTES) return { kind: 'need-more' };
+    const buf = this.#pending.bytes;
+    const r = this.#http.parse(buf);
     if (r.kind === 'need-more') return r;
     if (r.kind === 'invalid') return { kind: 'invalid', outcome: 'not_tls', reason: r.reason, reply: r.notHttp ? null : 'decode_error' };
     return {
       kind: 'ok',
-      value: { proxy: this.#proxy, name: r.value.host, nameError: r.value.hostError ?? (r.value.host === null ? 'no Host header' : null), helloBytes: r.consumed, replay: buf },
+      value: { proxy: this.#proxy, name: r.value.host, nameError: r.value.hostError ?? (r.value.host === null ? 'no Host header' : null), ech: false, helloBytes: r.consumed, replay: buf },
     };
   }
 
@@ -130,15 +163,5 @@ export class IntakeReader {
     }
     // v1: one line ending in CRLF, at most 107 bytes (spec §2.1).
     return buf.includes(0x0a) || buf.length > PROXY_V1_MAX_BYTES;
-  }
-
-  #keep(chunk: Buffer): void {
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-  }
-
-  #joined(): Buffer {
-    if (this.#pending.length > 1) this.#pending = [Buffer.concat(this.#pending, this.#pendingBytes)];
-    return this.#pending[0] ?? Buffer.alloc(0);
   }
 }

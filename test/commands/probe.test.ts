@@ -75,8 +75,17 @@ await t.test('probe --via lists the registry, auth and storage hosts, all allowe
   t.match(r.stdout, /^storage\.test +storage +allowed by storage\.test /m);
   t.equal(storageLog.length, 1, 'one redirected blob request reached the storage host');
   t.match(storageLog[0], /range=bytes=0-4095/, 'only the first 4 KiB were asked for');
+  // The probe has exited, so its connections are closed, but the daemon writes their access
+  // lines in batches (up to 100 ms later): wait for one per host before looking at them all.
+  // The limit only bounds a failure; a pass never waits for it.
+  const hosts = ['auth.test', 'registry.test', 'storage.test'];
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), 10_000); });
+  const seen = await Promise.race([Promise.all(hosts.map((h) => d.accessLine((l) => l['sni'] === h))), limit]);
+  clearTimeout(timer);
+  t.not(seen, 'timeout', 'an access line for each host within 10 s');
   const sni = new Set(d.lines.filter((l) => l.msg === 'connection').map((l) => l['sni']));
-  t.same([...sni].sort(), ['auth.test', 'registry.test', 'storage.test'], 'every connection went through the forwarder');
+  t.same([...sni].sort(), hosts, 'every connection went through the forwarder');
 });
 
 await t.test('with the storage route removed, probe exits 1 and names the storage host', async (t) => {

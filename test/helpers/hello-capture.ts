@@ -132,3 +132,51 @@ function helloEnd(b: Buffer): number | undefined {
   }
   return at;
 }
+
+/**
+ * A copy of a one-record ClientHello with one more extension at the end of its list, the
+ * record, handshake and extensions lengths fixed up (RFC 8446 §4.1.2 layout, walked here
+ * independently of the parser). For extensions no client installed here sends, such as
+ * encrypted_client_hello.
+ */
+export function withExtension(hello: Buffer, type: number, data: Uint8Array): Buffer {
+  const ext = Buffer.alloc(4 + data.length);
+  ext.writeUInt16BE(type, 0);
+  ext.writeUInt16BE(data.length, 2);
+  ext.set(data, 4);
+  let at = 5 + 4 + 2 + 32; // record header, handshake header, legacy_version, random
+  at += 1 + (hello[at] ?? 0); // legacy_session_id<0..32>
+  at += 2 + hello.readUInt16BE(at); // cipher_suites<2..2^16-2>
+  at += 1 + (hello[at] ?? 0); // legacy_compression_methods<1..2^8-1>
+  const extensionsLength = hello.readUInt16BE(at);
+  const end = at + 2 + extensionsLength;
+  if (hello.readUInt16BE(3) !== end - 5) throw new Error('withExtension: not a one-record hello that ends with its extensions');
+  const out = Buffer.concat([hello.subarray(0, end), ext, hello.subarray(end)]);
+  out.writeUInt16BE(hello.readUInt16BE(3) + ext.length, 3);
+  out.writeUIntBE(hello.readUIntBE(6, 3) + ext.length, 6, 3);
+  out.writeUInt16BE(extensionsLength + ext.length, at);
+  return out;
+}
+
+/**
+ * An encrypted_client_hello extension body (draft-ietf-tls-esni §5) of type outer(0): HPKE
+ * cipher suite (kdf_id 1 HKDF-SHA256, aead_id 1 AES-128-GCM), config_id, a 32-byte enc and a
+ * payload of random bytes. A GREASE placeholder looks just like this (§6.2).
+ */
+export function echOuterExtension(configId = 0x2a, payloadBytes = 144): Buffer {
+  const enc = Buffer.alloc(32, 0x11);
+  const payload = Buffer.alloc(payloadBytes, 0x22);
+  const b = Buffer.alloc(1 + 4 + 1 + 2 + enc.length + 2 + payload.length);
+  let at = b.writeUInt8(0, 0); // ECHClientHelloType outer
+  at = b.writeUInt16BE(1, at); // kdf_id
+  at = b.writeUInt16BE(1, at); // aead_id
+  at = b.writeUInt8(configId, at);
+  at = b.writeUInt16BE(enc.length, at);
+  at += enc.copy(b, at);
+  at = b.writeUInt16BE(payload.length, at);
+  payload.copy(b, at);
+  return b;
+}
+
+/** The encrypted_client_hello extension type (draft-ietf-tls-esni §11.1). */
+export const EXT_ENCRYPTED_CLIENT_HELLO = 0xfe0d;

@@ -10,7 +10,9 @@ import {
   type ClientHello,
   type HelloResult,
 } from '../../src/sniff/client-hello.js';
-import { captureCurl, captureNodeTls, captureOpenssl } from '../helpers/hello-capture.js';
+import {
+  captureCurl, captureNodeTls, captureOpenssl, echOuterExtension, EXT_ENCRYPTED_CLIENT_HELLO, withExtension,
+} from '../helpers/hello-capture.js';
 import { casesComment, chunked, runs, seedComment } from '../helpers/parser-properties.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -209,6 +211,19 @@ await t.test('real hellos parse whole, and agree with read-tls-client-hello', as
     t.equal(r.value.serverName, lib.serverName?.toLowerCase() ?? null, `${f.name}: SNI as the library reads it`);
     t.strictSame(r.value.alpn, lib.alpn, `${f.name}: ALPN as the library reads it`);
   }
+  t.end();
+});
+
+await t.test('encrypted_client_hello on a real hello is reported; the name stays the outer SNI', async (t) => {
+  // No client installed here sends ECH, so the extension is added to a node:tls hello. The
+  // outer SNI is what a client really using ECH puts there: the provider's public name.
+  const plain = await captureNodeTls({ servername: 'ech-public.example.net' });
+  const b = withExtension(plain, EXT_ENCRYPTED_CLIENT_HELLO, echOuterExtension());
+  const r = parseClientHello(b);
+  t.match(r, { kind: 'ok', consumed: b.length, value: { serverName: 'ech-public.example.net', ech: true } });
+  t.match(parseClientHello(plain), { kind: 'ok', value: { ech: false } }, 'the same hello without it');
+  const lib = await viaLibrary(b);
+  t.equal(lib.serverName, 'ech-public.example.net', 'the library reads the hello with the extension the same way');
   t.end();
 });
 
@@ -421,7 +436,9 @@ const STRICT: StrictCase[] = [
   { name: 'empty extensions block', bytes: hello({ extensions: [] }), want: ok({ serverName: null, sniError: null }) },
   { name: 'session id of 32 bytes', bytes: hello({ sessionId: new Array<number>(32).fill(7), extensions: [sni('example.com')] }), want: ok({ serverName: 'example.com' }) },
   { name: 'upper case and one trailing dot are normalised', bytes: withSni('Registry.Example.COM.'), want: ok({ serverName: 'registry.example.com', sniError: null }) },
-  { name: 'labels may start or end with a hyphen', bytes: withSni('-cdn-.example.com'), want: ok({ serverName: '-cdn-.example.com' }) },
+  { name: 'a label may not start with a hyphen (as in the config)', bytes: withSni('-cdn.example.com'), want: ok({ serverName: null, sniError: /hyphen/ }) },
+  { name: 'a label may not end with a hyphen (as in the config)', bytes: withSni('a-.example.com'), want: ok({ serverName: null, sniError: /hyphen/ }) },
+  { name: 'hyphens inside a label', bytes: withSni('xn--bcher-kva.example'), want: ok({ serverName: 'xn--bcher-kva.example' }) },
   { name: 'IPv4 literal', bytes: withSni('192.0.2.1'), want: ok({ serverName: null, sniError: /IPv4/ }) },
   { name: 'short IPv4 form 127.1', bytes: withSni('127.1'), want: ok({ serverName: null, sniError: /IPv4/ }) },
   { name: 'hex IPv4 form', bytes: withSni('0x7f.0.0.0x1'), want: ok({ serverName: null, sniError: /IPv4/ }) },
@@ -541,7 +558,8 @@ await t.test('property: random bytes never throw, and chunking does not change t
   t.end();
 });
 
-const label = fc.stringMatching(/^[a-zA-Z0-9-]{1,12}$/);
+// LDH labels, a hyphen never first or last (sniff/host-name.ts).
+const label = fc.stringMatching(/^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,10}[a-zA-Z0-9])?$/);
 const hostName = fc
   .array(label, { minLength: 1, maxLength: 5 })
   .map((ls) => ls.join('.'))

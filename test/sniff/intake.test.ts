@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import { IntakeReader, type IntakeOptions, type IntakeResult } from '../../src/sniff/intake.js';
-import { captureNodeTls } from '../helpers/hello-capture.js';
+import { PROXY_V1_MAX_BYTES } from '../../src/sniff/proxy-header.js';
+import { captureNodeTls, echOuterExtension, EXT_ENCRYPTED_CLIENT_HELLO, withExtension } from '../helpers/hello-capture.js';
 import { casesComment, chunked, runs, seedComment } from '../helpers/parser-properties.js';
 
 t.comment(seedComment());
@@ -73,6 +74,60 @@ await t.test('property: a PROXY header then a real hello decide the same in one 
     }),
     runs(2000),
   );
+  t.end();
+});
+
+await t.test('the intake says whether the ClientHello carried encrypted_client_hello', (t) => {
+  const tls: IntakeOptions = { protocol: 'tls', expectProxy: false };
+  const ech = withExtension(HELLO, EXT_ENCRYPTED_CLIENT_HELLO, echOuterExtension());
+  t.match(feed(tls, [ech]), { kind: 'ok', value: { name: 'registry.example.com', ech: true } }, 'with the extension');
+  t.match(feed(tls, [HELLO]), { kind: 'ok', value: { ech: false } }, 'without it');
+  t.match(feed({ protocol: 'http', expectProxy: false }, [HEAD]), { kind: 'ok', value: { ech: false } }, 'an HTTP head');
+  t.end();
+});
+
+/** Pushes `b` one byte at a time; the reader and its final answer. */
+function byteByByte(opts: IntakeOptions, b: Buffer): { reader: IntakeReader; result: IntakeResult } {
+  const reader = new IntakeReader(opts);
+  let result: IntakeResult = { kind: 'need-more' };
+  for (let i = 0; i < b.length && result.kind === 'need-more'; i++) result = reader.push(b.subarray(i, i + 1));
+  return { reader, result };
+}
+
+await t.test('work is linear in the bytes received: a 64 KiB PROXY v2 header one byte at a time', (t) => {
+  // A PROXY TCP/IPv4 header whose TLV area fills the largest length a v2 header can declare:
+  // custom TLVs (type 0xE0, §2.2.7) of 1000 bytes, then one that takes up the rest.
+  const addresses = [10, 0, 0, 1, 10, 0, 0, 2, ...u16(1234), ...u16(443)];
+  const tlvs: number[] = [];
+  const room = 0xffff - addresses.length;
+  while (room - tlvs.length > 1003 + 3) tlvs.push(0xe0, ...u16(1000), ...new Array<number>(1000).fill(0x61));
+  const last = room - tlvs.length - 3;
+  tlvs.push(0xe0, ...u16(last), ...new Array<number>(last).fill(0x62));
+  const header = Buffer.from([...SIG, 0x21, 0x11, ...u16(0xffff), ...addresses, ...tlvs]);
+  t.equal(header.length, 16 + 0xffff, 'the header has the largest size');
+  const b = Buffer.concat([header, HELLO]);
+  const { reader, result } = byteByByte({ protocol: 'tls', expectProxy: true }, b);
+  t.match(result, { kind: 'ok', value: { name: 'registry.example.com', proxy: { version: 2, command: 'proxy' } } });
+  // Joining the pending bytes again on every chunk copies n²/2 bytes (over 2 GiB here).
+  t.ok(reader.workBytes <= 4 * b.length, `work ${reader.workBytes} bytes for ${b.length} received (at most 4n)`);
+  t.end();
+});
+
+await t.test('work is linear in the bytes received: a 16 KiB HTTP head one byte at a time', (t) => {
+  // Short header lines, so that a LF (which makes the head worth parsing again) comes every few bytes.
+  const lines = ['GET /v2/ HTTP/1.1', 'Host: registry.example.com'];
+  for (let i = 0; Buffer.byteLength(lines.join('\r\n')) < 16 * 1024 - 64; i++) lines.push(`x${i % 10}: y`);
+  const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`);
+  t.ok(head.length > 16 * 1024 - 64 && head.length <= 16 * 1024, `head of ${head.length} bytes`);
+  for (const expectProxy of [false, true]) {
+    const proxyLine = Buffer.from(expectProxy ? 'PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n' : '');
+    const b = Buffer.concat([proxyLine, head]);
+    const { reader, result } = byteByByte({ protocol: 'http', expectProxy }, b);
+    t.match(result, { kind: 'ok', value: { name: 'registry.example.com', helloBytes: head.length } }, `PROXY header: ${expectProxy}`);
+    // v1 is checked field by field as it arrives: bounded (107² bytes at most), but not linear.
+    const v1Work = expectProxy ? PROXY_V1_MAX_BYTES ** 2 : 0;
+    t.ok(reader.workBytes <= 4 * b.length + v1Work, `work ${reader.workBytes} bytes for ${b.length} received (at most 4n)`);
+  }
   t.end();
 });
 
