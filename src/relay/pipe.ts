@@ -177,7 +177,7 @@ class Gate {
   /** Drops bytes after the refusal; a client that keeps sending is cut off. */
   #drop(chunk: Buffer): Buffer {
     this.#dropped += chunk.length;
-    if (this.#dropped > MAX_DROPPED_BYTES) this.#client.resetAndDestroy();
+    if (this.#dropped > MAX_DROPPED_BYTES) resetSocket(this.#client);
     return chunk.subarray(0, 0);
   }
 }

@@ -7,9 +7,9 @@ import { DaemonProcess, loopbackConfig, metric } from '../helpers/daemon.js';
 import { captureNodeTls } from '../helpers/hello-capture.js';
 
 /** A raw TCP upstream whose behaviour per connection is given by `onSocket`. */
-async function upstream(onSocket: (s: Socket) => void): Promise<{ server: Server; port: number; sockets: Socket[] }> {
+async function upstream(onSocket: (s: Socket) => void, allowHalfOpen = false): Promise<{ server: Server; port: number; sockets: Socket[] }> {
   const sockets: Socket[] = [];
-  const server = createServer((s) => {
+  const server = createServer({ allowHalfOpen }, (s) => {
     s.on('error', () => {});
     sockets.push(s);
     onSocket(s);
@@ -54,7 +54,10 @@ const holder = await upstream((s) => s.once('data', () => {
 const staller = await upstream((s) => s.once('data', () => s.pause()));
 // Echoes what it gets: the bystander connection that must keep working meanwhile.
 const echo = await upstream((s) => s.on('data', (d: Buffer) => s.write(d)));
-// Streams without end from the hello on, and notes whether the client's FIN reached it.
+// Streams without end from the hello on, and notes whether the client's FIN reached it. It
+// stays half-open after that FIN (as a server still sending a response does): without
+// allowHalfOpen Node would end its side at once, and the connection would end by that FIN, not
+// by idle_timeout, whenever the FIN arrived before the buffers filled.
 const firehoseEnded: boolean[] = [];
 const firehose = await upstream((s) => {
   const i = firehoseEnded.push(false) - 1;
@@ -67,7 +70,7 @@ const firehose = await upstream((s) => {
     };
     pump();
   });
-});
+}, true);
 
 const daemon = await DaemonProcess.start(loopbackConfig(`
 limits:
@@ -261,19 +264,36 @@ await t.test('a client reset mid-transfer resets the upstream side', async (t) =
 });
 
 await t.test('byte counters move while a transfer is still open', async (t) => {
-  const s = await clientWithHello('live.test');
+  // Its own daemon with a long idle_timeout: the shared one's 300 ms would end this transfer
+  // whenever a loaded machine delays the holder's 100 ms trickle, and the test is about
+  // counters of a connection that is still open, not about timeouts.
+  const patient = await DaemonProcess.start(loopbackConfig(`
+limits:
+  idle_timeout: 10m
+routes:
+  - hosts: ["live.test"]
+    upstream: "127.0.0.1:${holder.port}"
+`));
+  t.teardown(() => patient.stop());
+  const hello = await captureNodeTls({ servername: 'live.test' });
+  const s = connect({ port: patient.listenerPort(), host: '127.0.0.1' });
+  s.on('error', () => {});
+  await once(s, 'connect');
+  s.write(hello);
   let received = 0;
   s.on('data', (c: Buffer) => { received += c.length; });
   const key = metric('sni_forwarder_bytes_total', { host: 'live.test', direction: 'download' });
   // The daemon samples open connections every second: scrape until the sample shows up (bounded).
   const deadline = Date.now() + 10_000;
-  let m = await daemon.metrics();
-  while ((m.get(key) ?? 0) < 1024 * 1024 && Date.now() < deadline) m = await daemon.metrics();
+  let m = await patient.metrics();
+  while ((m.get(key) ?? 0) < 1024 * 1024 && Date.now() < deadline) m = await patient.metrics();
   t.ok((m.get(key) ?? 0) >= 1024 * 1024, `download counted before close: ${m.get(key)}`);
   t.equal(m.get(metric('sni_forwarder_active_connections', { host: 'live.test' })), 1, 'connection still open');
   t.ok(received > 0);
   s.destroy();
-  await daemon.accessLine((l) => l['sni'] === 'live.test');
+  const line = await patient.accessLine((l) => l['sni'] === 'live.test');
+  t.equal(line['outcome'], 'forwarded');
+  t.equal(line['reason'], undefined, 'ended by the client closing, not by a timeout');
 });
 
 await t.test('max_connections: the connection over the limit is closed at once as limit', async (t) => {
