@@ -73,7 +73,7 @@ const ERRORS: { name: string; text: string; want: string[] }[] = [
     text: L + 'presets:\n  - provider: gar\n  - provider: azure-acr\n    name: contoso\n',
     want: [
       'c.yaml:4:5: presets[0].location: missing location: gar needs a location such as "europe-west1" or "us"',
-      'c.yaml:5:5: presets[1].region: missing region: azure-acr needs a region such as "westeurope"',
+      'c.yaml:5:5: presets[1].region: missing region: azure-acr needs region (the dedicated data endpoint NAME.REGION.data.azurecr.io) or storage_account (the ACCOUNT.blob.core.windows.net blobs are redirected to)',
     ],
   },
   {
