@@ -151,3 +151,12 @@ await t.test('at most 32 named resolvers: the metrics label stays bounded by the
   t.strictSame(configProblems(many(33)), ['c.yaml:4:3: resolvers: 33 resolvers: at most 32 may be named']);
   t.end();
 });
+
+await t.test('names that are also Object.prototype keys are ordinary names', (t) => {
+  const config = loadConfigText(L + 'resolvers:\n  constructor:\n    servers: ["10.0.0.2"]\n  tostring:\n    servers: ["10.0.0.3"]\nroutes:\n  - hosts: ["a.example.com"]\n    resolver: constructor\n', 'c.yaml');
+  t.strictSame(config.resolvers.map((r) => r.name), ['default', 'constructor', 'tostring']);
+  t.equal(Router.compile(config.routes).match('a.example.com')?.resolver, 'constructor');
+  t.strictSame(configProblems(L + 'routes:\n  - hosts: ["a.example.com"]\n    resolver: constructor\n'),
+    ['c.yaml:5:15: routes[0].resolver: unknown resolver "constructor" (configured: default)']);
+  t.end();
+});
