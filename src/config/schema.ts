@@ -290,9 +290,9 @@ function readPreset(ctx: Ctx, at: At): ReadPreset | undefined {
   const provider = field(ctx, f, 'provider', oneOf(PROVIDERS));
   const resolverName = field(ctx, f, 'resolver', readResolverRef);
   const resolverAt = f.get('resolver');
-  if (resolverAt !== undefined && resolverName === undefined) return undefined;
   const params: Record<string, string> = {};
-  let valid = provider !== undefined;
+  // A bad `resolver` drops the preset, but its params are still checked and reported.
+  let valid = provider !== undefined && (resolverAt === undefined || resolverName !== undefined);
   for (const key of paramKeys) {
     const v = field(ctx, f, key, readParam);
     const keyAt = f.get(key);
@@ -398,16 +398,14 @@ function readRoute(ctx: Ctx, at: At): ReadRoute | undefined {
   const portAt = f.get('port');
   const resolverName = field(ctx, f, 'resolver', readResolverRef);
   const resolverAt = f.get('resolver');
-  if (resolverAt !== undefined && upstream !== undefined && ipBytes(upstream.host) !== undefined) {
-    ctx.report(resolverAt, `upstream ${formatHostPort(upstream)} is an IP address: no resolver is used; remove resolver`);
-    return undefined;
-  }
+  const uselessResolver = resolverAt !== undefined && upstream !== undefined && ipBytes(upstream.host) !== undefined;
+  if (uselessResolver) ctx.report(resolverAt, `upstream ${formatHostPort(upstream)} is an IP address: no resolver is used; remove resolver`);
   if (f.has('upstream') && portAt !== undefined) {
     ctx.report(portAt, 'port and upstream are mutually exclusive: upstream already names its port');
   }
   if (!f.has('hosts')) ctx.report(at, 'missing hosts: list the host names this route allows');
   if (hosts === undefined || (f.has('upstream') && upstream === undefined) || (portAt !== undefined && port === undefined)
-    || (resolverAt !== undefined && resolverName === undefined)) {
+    || (resolverAt !== undefined && resolverName === undefined) || uselessResolver) {
     return undefined;
   }
   const { line, col } = ctx.lines.linePos(at.pos);

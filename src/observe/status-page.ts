@@ -97,7 +97,7 @@ export function renderStatusPage(report: StatusReport, routes: readonly RouteRow
     : routes.length === 0
       ? '<p class="muted">No routes configured: every connection is refused.</p>'
       : `<table id="routes"><thead><tr><th>hosts</th><th>connects to</th><th>resolver</th><th>configured at</th></tr></thead><tbody>\n${routes
-        .map((r) => `<tr><td><code>${escapeHtml(r.pattern)}</code></td><td><code>${escapeHtml(r.target)}</code></td><td data-key="resolver">${r.resolver === null ? '<span class="muted">-</span>' : escapeHtml(r.resolver)}</td><td class="muted">${escapeHtml(r.origin)}</td></tr>`)
+        .map((r) => `<tr><td><code>${escapeHtml(r.pattern)}</code></td><td><code>${escapeHtml(r.target)}</code></td><td>${r.resolver === null ? '<span class="muted">-</span>' : escapeHtml(r.resolver)}</td><td class="muted">${escapeHtml(r.origin)}</td></tr>`)
         .join('\n')}\n</tbody></table>`;
   return `<!DOCTYPE html>
 <html lang="en">

@@ -238,7 +238,7 @@ await t.test('the routes on the page follow a reload', async (t) => {
   d.child.kill('SIGHUP');
   await d.waitFor((l) => d.lines.indexOf(l) >= seen && l.msg === 'reloaded');
   const html = await (await fetch(`${d.metricsUrl}/`, { signal: AbortSignal.timeout(5000) })).text();
-  t.match(html, '<tr><td><code>added.test</code></td><td><code>&lt;sni name&gt;:8443 via resolver default</code></td><td data-key="resolver">default</td>');
+  t.match(html, '<tr><td><code>added.test</code></td><td><code>&lt;sni name&gt;:8443 via resolver default</code></td><td>default</td>');
   t.match(html, '<h2>Routes (4)</h2>');
   t.ok(hostTable(html).has('added.test'), 'and the new host has its row');
 });
