@@ -95,6 +95,7 @@ program
   .option('-u, --user <user[:password]>', 'credentials for the token (Basic) request')
   .option('--ca <file>', 'an extra trusted CA certificate (PEM); NODE_EXTRA_CA_CERTS works too')
   .option('--timeout <seconds>', 'per request', '10')
+  .option('--suggest', 'end with the YAML to paste under routes for every host not allowed')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .action(action((registry: string, opts: ProbeCommandOptions) => probeCommand(registry, opts)));
 

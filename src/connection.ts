@@ -3,7 +3,7 @@ import { unmapIPv4 } from './config/address.js';
 import type { LimitsConfig } from './config/types.js';
 import type { OpenConnections } from './open-connections.js';
 import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial.js';
-import type { UpstreamResolver } from './connect/resolver.js';
+import type { ResolverSet } from './connect/resolver-set.js';
 import type { CidrSet } from './decide/cidr-set.js';
 import { clientKey } from './decide/client-key.js';
 import type { Router, Route } from './decide/router.js';
@@ -20,7 +20,8 @@ import { ALERT_DECODE_ERROR, ALERT_INTERNAL_ERROR, ALERT_UNRECOGNIZED_NAME, fata
 /** What a connection needs from the daemon; captured at accept, so a reload never touches it. */
 export interface ConnectionEnv {
   readonly router: Router;
-  readonly resolver: UpstreamResolver;
+  /** The configured resolvers; each route names the one it uses. */
+  readonly resolvers: ResolverSet;
   readonly limits: LimitsConfig;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -349,7 +350,8 @@ export class Connection {
   }
 
   async #connect(route: Route, sni: string): Promise<void> {
-    const { resolver, limits, metrics, isOwnAddress, upstreamNetworks } = this.#env;
+    const { resolvers, limits, metrics, isOwnAddress, upstreamNetworks } = this.#env;
+    const resolver = resolvers.get(route.resolver);
     const { host, port } = this.#targetOf(route, sni);
     this.#target = formatAddress(host, port);
     const t0 = performance.now();

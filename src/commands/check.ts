@@ -10,7 +10,7 @@ export async function checkCommand(file: string, out: (line: string) => void = c
   for (const line of describeConfig(config)) out(line);
 }
 
-/** The human-readable summary `check` prints: listeners, limits, resolver, then every route. */
+/** The human-readable summary `check` prints: listeners, limits, each resolver, then every route with its resolver. */
 export function describeConfig(config: Config): string[] {
   const lines: string[] = [`${config.file}: ok`];
   for (const l of config.listen) lines.push(`listen   ${formatHostPort(l.address)} ${l.protocol}`);
@@ -20,9 +20,10 @@ export function describeConfig(config: Config): string[] {
     `limits   client_hello_timeout=${formatDuration(lim.clientHelloTimeoutMs)} connect_timeout=${formatDuration(lim.connectTimeoutMs)} ` +
       `idle_timeout=${formatDuration(lim.idleTimeoutMs)} drain_timeout=${formatDuration(lim.drainTimeoutMs)} max_connections=${lim.maxConnections}`,
   );
-  const res = config.resolver;
-  const servers = res.servers === null ? '/etc/resolv.conf' : res.servers.map(formatHostPort).join(', ');
-  lines.push(`resolver ${servers} prefer=${res.prefer} timeout=${formatDuration(res.timeoutMs)} ttl=${formatDuration(res.minTtlMs)}..${formatDuration(res.maxTtlMs)}`);
+  for (const res of config.resolvers) {
+    const servers = res.servers === null ? '/etc/resolv.conf' : res.servers.map(formatHostPort).join(', ');
+    lines.push(`resolver ${res.name} ${servers} prefer=${res.prefer} timeout=${formatDuration(res.timeoutMs)} ttl=${formatDuration(res.minTtlMs)}..${formatDuration(res.maxTtlMs)}`);
+  }
   const routes = Router.compile(config.routes).routes;
   lines.push(`routes (${routes.length}):`);
   const width = Math.max(...routes.map((r) => r.pattern.length), 4);

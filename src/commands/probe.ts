@@ -1,7 +1,8 @@
 import { parseHostPort } from '../config/address.js';
 import { loadConfig } from '../config/load.js';
-import { Router } from '../decide/router.js';
+import { Router, routeResolver } from '../decide/router.js';
 import { probeRegistry, readCa } from '../registry/probe.js';
+import { suggestRoutes } from '../registry/suggest.js';
 
 /** Options of `probe` as commander gives them. */
 export interface ProbeCommandOptions {
@@ -11,6 +12,8 @@ export interface ProbeCommandOptions {
   readonly user?: string;
   readonly ca?: string;
   readonly timeout?: string;
+  /** End with the YAML that allows every NOT ALLOWED host. */
+  readonly suggest?: boolean;
 }
 
 /**
@@ -49,5 +52,13 @@ export async function probeCommand(registry: string, o: ProbeCommandOptions, out
   }
   if (error !== null) out(`\nprobe stopped: ${error.message}`);
   if (refused > 0) out(`\n${refused} of ${touched.length} hosts are not allowed: add them to routes (sni-forwarder route HOST explains a refusal).`);
+  if (refused > 0 && o.suggest === true) {
+    // The storage and auth hosts live where the registry does: use the resolver of its route.
+    const registryHost = touched.find((t) => t.role === 'registry')?.host;
+    const registryRoute = registryHost === undefined ? undefined : router.match(registryHost);
+    const resolver = registryRoute === undefined ? null : routeResolver(registryRoute);
+    out('\n# Add under routes: (probe --suggest)');
+    for (const line of suggestRoutes(touched.filter((t) => router.match(t.host) === undefined).map((t) => t.host), resolver)) out(line);
+  }
   return refused > 0 || error !== null ? 1 : 0;
 }

@@ -27,8 +27,10 @@ export type RouteExplanation =
       /** A port number, or null for "the listener's port". */
       readonly port: number | null;
       readonly static: boolean;
-      /** How connectHost becomes an address: "IP literal" or the resolver's servers. */
+      /** The resolver's servers connectHost is looked up with; null for an IP literal. */
       readonly resolvedBy: string | null;
+      /** The name of that resolver ("default" unless the route names one); null for an IP literal. */
+      readonly resolver: string | null;
       /** Listener addresses, for "the listener's port". */
       readonly listeners: readonly string[];
       /** CIDRs the resolved addresses must fall in, or null when the filter does not apply. */
@@ -72,7 +74,8 @@ export function explainRoute(config: Config, host: string): RouteExplanation {
 
   const connectHost = route.upstream?.host ?? name;
   const isLiteral = isIP(connectHost) !== 0;
-  const servers = config.resolver.servers === null ? '/etc/resolv.conf' : config.resolver.servers.map(formatHostPort).join(', ');
+  const resolverConfig = config.resolvers.find((r) => r.name === route.resolver) ?? config.resolver;
+  const servers = resolverConfig.servers === null ? '/etc/resolv.conf' : resolverConfig.servers.map(formatHostPort).join(', ');
   const nets = config.upstreamNetworks.map((c) => `${c.address}/${c.prefix}`);
   // connection.ts filters DNS answers only: a static IP upstream is the operator's own choice.
   const upstreamNetworks = nets.length > 0 && !isLiteral ? nets : null;
@@ -90,6 +93,7 @@ export function explainRoute(config: Config, host: string): RouteExplanation {
     port: route.upstream?.port ?? route.port,
     static: route.upstream !== null,
     resolvedBy: isLiteral ? null : servers,
+    resolver: isLiteral ? null : resolverConfig.name,
     listeners: config.listen.map((l) => `${formatHostPort(l.address)} ${l.protocol}`),
     upstreamNetworks,
     upstreamNetworksNote,
@@ -136,7 +140,7 @@ export function describeRoute(e: RouteExplanation): string[] {
   } else {
     lines.push(`upstream: the name itself, ${e.connectHost} (dynamic)`);
   }
-  lines.push(e.resolvedBy === null ? `resolved by: nothing, ${e.connectHost} is an IP literal` : `resolved by: ${e.resolvedBy}`);
+  lines.push(e.resolvedBy === null ? `resolved by: nothing, ${e.connectHost} is an IP literal` : `resolved by: resolver ${e.resolver ?? ''} (${e.resolvedBy})`);
   if (!e.static) lines.push(`port: ${port}`);
   lines.push(`upstream_networks: ${e.upstreamNetworksNote}`);
   lines.push(`special addresses: ${e.specialAddressesNote}`);

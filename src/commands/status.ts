@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import type { HostPort } from '../config/types.js';
 import { ConfigError, errorCode } from '../errors.js';
 import { parseExposition } from '../observe/exposition.js';
-import { buildStatusReport, statusSummary, statusTable, type StatusReport } from '../observe/status.js';
+import { buildStatusReport, resolverLines, statusSummary, statusTable, type StatusReport } from '../observe/status.js';
 
 /** Options of `status`, as commander hands them over. */
 export interface StatusCommandOptions {
@@ -105,5 +105,7 @@ export function describeStatus(report: StatusReport, nowSeconds: number, url: st
   for (const r of grid.slice(1, -1)) lines.push(line(r));
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   lines.push(line(grid[grid.length - 1] ?? []));
+  const dns = resolverLines(report);
+  if (dns.length > 0) lines.push('', 'dns lookups by resolver:', ...dns.map((l) => `  ${text(l)}`));
   return lines;
 }

@@ -166,3 +166,27 @@ export function nonEmptyList<T>(ctx: Ctx, at: At, values: T[] | undefined, why: 
   if (values !== undefined && values.length === 0) return ctx.report(at, `empty list: ${why}`);
   return values;
 }
+
+/**
+ * Reads a mapping whose keys are names the file chooses (such as `resolvers`): `item` gets each
+ * string key and its value; a non-string key is reported. Undefined if any entry was invalid.
+ */
+export function readEntries<T>(ctx: Ctx, at: At, item: (ctx: Ctx, key: string, keyAt: At, valueAt: At) => T | undefined): T[] | undefined {
+  if (!isMap(at.node)) return expected(ctx, at, 'a mapping');
+  const out: T[] = [];
+  let valid = true;
+  for (const pair of at.node.items) {
+    const keyPos = startOf(pair.key, at.pos);
+    const key = isScalar(pair.key) ? pair.key.value : undefined;
+    if (typeof key !== 'string') {
+      ctx.report({ node: pair.key, path: at.path, pos: keyPos }, `keys must be strings, got ${describe(pair.key)}`);
+      valid = false;
+      continue;
+    }
+    const path = at.path === '' ? key : `${at.path}.${key}`;
+    const value = item(ctx, key, { node: pair.key, path, pos: keyPos }, { node: pair.value, path, pos: startOf(pair.value, keyPos) });
+    if (value === undefined) valid = false;
+    else out.push(value);
+  }
+  return valid ? out : undefined;
+}

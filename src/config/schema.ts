@@ -4,13 +4,14 @@
 
 import { isMap, isScalar, type LineCounter } from 'yaml';
 import type { ConfigProblem } from '../errors.js';
-import { addressesOverlap, formatHostPort, normalizeHostPattern } from './address.js';
+import { addressesOverlap, formatHostPort, ipBytes, normalizeHostPattern } from './address.js';
 import { formatDuration } from './duration.js';
 import {
   ALL_PARAMS, PRESETS, PROVIDERS, checkParamValue, isProvider, presetHosts, presetLabel, presetOrigin,
 } from '../registry/presets.js';
 import {
   type At, Ctx, readMap, field, readList, list, scalar, readString, parsedAt, int, readBool, oneOf, duration, hostPort, readCidr, nonEmptyList, expected,
+  readEntries,
 } from './node-reader.js';
 import type {
   Cidr, Config, HostPort, LimitsConfig, ListenerConfig, LogLevel, PresetConfig, ResolverConfig, RouteConfig,
@@ -32,7 +33,7 @@ export const DEFAULTS = {
     clientIpv6Prefix: 64,
   },
   clientsAllow: null,
-  resolver: { servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
+  resolver: { name: 'default', servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
   upstreamNetworks: [],
   presets: [],
 } as const satisfies {
@@ -42,6 +43,15 @@ export const DEFAULTS = {
 };
 
 const MAX_WORKERS = 64;
+
+/** The name of the unnamed `resolver`, which routes without `resolver` use. */
+export const DEFAULT_RESOLVER = 'default';
+/**
+ * A resolver name: it becomes a metrics label value and appears in `check`, so it is short and
+ * plain. At most MAX_RESOLVERS names, so the label stays bounded by the config.
+ */
+const RESOLVER_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const MAX_RESOLVERS = 32;
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -87,7 +97,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     return ctx.report(at, 'empty config: expected a mapping with at least listen and routes');
   }
   const f = readMap(ctx, at, [
-    'listen', 'metrics', 'log', 'workers', 'limits', 'clients', 'resolver', 'upstream_networks', 'presets', 'routes',
+    'listen', 'metrics', 'log', 'workers', 'limits', 'clients', 'resolver', 'resolvers', 'upstream_networks', 'presets', 'routes',
   ]);
   if (f === undefined) return undefined;
 
@@ -102,10 +112,19 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
   const workers = field(ctx, f, 'workers', readWorkers);
   const limits = field(ctx, f, 'limits', readLimits);
   const clients = field(ctx, f, 'clients', readClients);
-  const resolver = field(ctx, f, 'resolver', readResolver);
+  const resolver = field(ctx, f, 'resolver', (c, a) => readResolver(c, a, DEFAULT_RESOLVER));
+  const named = field(ctx, f, 'resolvers', readResolvers);
   const upstreamNetworks = field(ctx, f, 'upstream_networks', list(readCidr));
   const presets = field(ctx, f, 'presets', list(readPreset));
-  const routes = field(ctx, f, 'routes', list(readRoute));
+  const readRoutes = field(ctx, f, 'routes', list(readRoute));
+  const routes = readRoutes?.map((r) => r.route);
+  // An invalid `resolvers` was reported already; names are only checked against a valid one.
+  if (named !== undefined || !f.has('resolvers')) {
+    const names = [DEFAULT_RESOLVER, ...(named ?? []).map((r) => r.name)];
+    for (const r of [...(readRoutes ?? []), ...(presets ?? [])]) {
+      if (r.resolverAt !== undefined) checkResolverName(ctx, r.resolverAt, r.resolverName, names);
+    }
+  }
 
   // An invalid routes/presets list was reported already; only a valid or absent one can be empty.
   const routesKnown = routes !== undefined || !f.has('routes');
@@ -130,6 +149,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     limits: limits ?? DEFAULTS.limits,
     clients: clients ?? { allow: DEFAULTS.clientsAllow },
     resolver: resolver ?? DEFAULTS.resolver,
+    resolvers: [resolver ?? DEFAULTS.resolver, ...(named ?? [])],
     upstreamNetworks: upstreamNetworks ?? DEFAULTS.upstreamNetworks,
     presets: presets?.map((p) => p.preset) ?? DEFAULTS.presets,
     routes: [...(routes ?? []), ...presetRoutes],
@@ -197,13 +217,39 @@ function readLimits(ctx: Ctx, at: At): LimitsConfig | undefined {
   return out;
 }
 
-function readResolver(ctx: Ctx, at: At): ResolverConfig | undefined {
+/**
+ * `resolvers`: name → the settings `resolver` takes. Names follow RESOLVER_NAME; "default" is
+ * the unnamed `resolver` and cannot be redefined here.
+ */
+function readResolvers(ctx: Ctx, at: At): ResolverConfig[] | undefined {
+  const out = readEntries(ctx, at, (c, name, keyAt, valueAt) => {
+    if (name === DEFAULT_RESOLVER) {
+      return c.report(keyAt, `"${DEFAULT_RESOLVER}" is the unnamed resolver: configure it under the top-level \`resolver\` key`);
+    }
+    if (!RESOLVER_NAME.test(name)) {
+      return c.report(keyAt, `resolver name ${JSON.stringify(name)} is not valid: use lowercase letters, digits, "-" and "_", starting with a letter, at most 32 characters`);
+    }
+    return readResolver(c, valueAt, name);
+  });
+  if (out !== undefined && out.length === 0) return ctx.report(at, 'empty mapping: name at least one resolver, or remove the key');
+  if (out !== undefined && out.length > MAX_RESOLVERS) return ctx.report(at, `${out.length} resolvers: at most ${MAX_RESOLVERS} may be named`);
+  return out;
+}
+
+/** A route's or preset's `resolver` must name a configured resolver; reports it at `at` otherwise. */
+function checkResolverName(ctx: Ctx, at: At, name: string | undefined, names: readonly string[]): void {
+  if (name === undefined || names.includes(name)) return;
+  ctx.report(at, `unknown resolver ${JSON.stringify(name)} (configured: ${names.join(', ')})`);
+}
+
+function readResolver(ctx: Ctx, at: At, name: string): ResolverConfig | undefined {
   const f = readMap(ctx, at, ['servers', 'prefer', 'timeout', 'min_ttl', 'max_ttl', 'negative_ttl']);
   if (f === undefined) return undefined;
   const d = DEFAULTS.resolver;
   const servers = field(ctx, f, 'servers', (c, a) => nonEmptyList(c, a,
     readList(c, a, hostPort({ requireIp: true, defaultPort: 53 })), 'remove the key to use /etc/resolv.conf'));
   const out: ResolverConfig = {
+    name,
     servers: servers ?? d.servers,
     prefer: field(ctx, f, 'prefer', oneOf(['ipv4', 'ipv6'] as const)) ?? d.prefer,
     timeoutMs: field(ctx, f, 'timeout', duration(1)) ?? d.timeoutMs,
@@ -222,6 +268,9 @@ function readResolver(ctx: Ctx, at: At): ResolverConfig | undefined {
 interface ReadPreset {
   readonly preset: PresetConfig;
   readonly at: At;
+  /** `resolver` as written and where, for the check against the configured names. */
+  readonly resolverName: string | undefined;
+  readonly resolverAt: At | undefined;
 }
 
 /**
@@ -235,12 +284,15 @@ function readPreset(ctx: Ctx, at: At): ReadPreset | undefined {
   const peeked = isMap(at.node) ? at.node.get('provider') : undefined;
   const known = typeof peeked === 'string' && isProvider(peeked) ? peeked : undefined;
   const paramKeys = known === undefined ? ALL_PARAMS : Object.keys(PRESETS[known].params);
-  const f = readMap(ctx, at, ['provider', ...paramKeys]);
+  const f = readMap(ctx, at, ['provider', 'resolver', ...paramKeys]);
   if (f === undefined) return undefined;
   if (!f.has('provider')) ctx.report(at, `missing provider (one of: ${PROVIDERS.join(', ')})`);
   const provider = field(ctx, f, 'provider', oneOf(PROVIDERS));
+  const resolverName = field(ctx, f, 'resolver', readResolverRef);
+  const resolverAt = f.get('resolver');
   const params: Record<string, string> = {};
-  let valid = provider !== undefined;
+  // A bad `resolver` drops the preset, but its params are still checked and reported.
+  let valid = provider !== undefined && (resolverAt === undefined || resolverName !== undefined);
   for (const key of paramKeys) {
     const v = field(ctx, f, key, readParam);
     const keyAt = f.get(key);
@@ -268,7 +320,8 @@ function readPreset(ctx: Ctx, at: At): ReadPreset | undefined {
   if (!valid) return undefined;
   const problems = spec.check?.(params) ?? [];
   for (const [key, message] of problems) ctx.report(missingAt(key), message);
-  return problems.length > 0 ? undefined : { preset: { provider, params }, at };
+  if (problems.length > 0) return undefined;
+  return { preset: { provider, params, resolver: resolverName ?? DEFAULT_RESOLVER }, at, resolverName, resolverAt };
 }
 
 /** A preset param: a string, or a YAML boolean (`dualstack: true`) kept as "true"/"false". */
@@ -292,7 +345,7 @@ function expandPresets(ctx: Ctx, presets: readonly ReadPreset[], routes: readonl
   const taken = new Set(fileRoute.keys());
   const reported = new Set<string>();
   const out: RouteConfig[] = [];
-  for (const { preset: { provider, params }, at } of presets) {
+  for (const { preset: { provider, params, resolver }, at } of presets) {
     if (!isProvider(provider)) continue;
     const hosts: string[] = [];
     for (const generated of presetHosts(provider, params)) {
@@ -305,22 +358,34 @@ function expandPresets(ctx: Ctx, presets: readonly ReadPreset[], routes: readonl
       }
       const host = checked.value;
       const route = fileRoute.get(host);
-      if (route !== undefined && (route.upstream !== null || route.port !== null) && !reported.has(host)) {
+      if (route !== undefined && (route.upstream !== null || route.port !== null || route.resolver !== resolver) && !reported.has(host)) {
         reported.add(host);
-        const what = route.upstream !== null ? 'upstream' : 'port';
+        const what = route.upstream !== null ? 'upstream' : route.port !== null ? 'port' : `resolver (${route.resolver}, the preset's is ${resolver})`;
         ctx.report(hostAt.get(host) ?? at, `host "${host}" is also in ${presetLabel(provider, params)} with a different ${what}`);
       }
       if (taken.has(host)) continue;
       taken.add(host);
       hosts.push(host);
     }
-    if (hosts.length > 0) out.push({ hosts, upstream: null, port: null, origin: presetOrigin(provider, params) });
+    if (hosts.length > 0) out.push({ hosts, upstream: null, port: null, origin: presetOrigin(provider, params), resolver });
   }
   return out;
 }
 
-function readRoute(ctx: Ctx, at: At): RouteConfig | undefined {
-  const f = readMap(ctx, at, ['hosts', 'upstream', 'port']);
+/** A route with its `resolver` as written and where, for the check against the configured names. */
+interface ReadRoute {
+  readonly route: RouteConfig;
+  readonly resolverName: string | undefined;
+  readonly resolverAt: At | undefined;
+}
+
+/** `resolver` of a route or preset: a string (checked against the configured names later). */
+function readResolverRef(ctx: Ctx, at: At): string | undefined {
+  return readString(ctx, at, 'a resolver name (a key of `resolvers`, or "default")');
+}
+
+function readRoute(ctx: Ctx, at: At): ReadRoute | undefined {
+  const f = readMap(ctx, at, ['hosts', 'upstream', 'port', 'resolver']);
   if (f === undefined) return undefined;
   const hosts = field(ctx, f, 'hosts', (c, a) => nonEmptyList(c, a, readList(c, a, (c2, a2) => {
     const s = readString(c2, a2, 'a host name or "*.suffix" pattern');
@@ -331,15 +396,21 @@ function readRoute(ctx: Ctx, at: At): RouteConfig | undefined {
   const upstream = field(ctx, f, 'upstream', hostPort({}));
   const port = field(ctx, f, 'port', int(1, 65535));
   const portAt = f.get('port');
+  const resolverName = field(ctx, f, 'resolver', readResolverRef);
+  const resolverAt = f.get('resolver');
+  const uselessResolver = resolverAt !== undefined && upstream !== undefined && ipBytes(upstream.host) !== undefined;
+  if (uselessResolver) ctx.report(resolverAt, `upstream ${formatHostPort(upstream)} is an IP address: no resolver is used; remove resolver`);
   if (f.has('upstream') && portAt !== undefined) {
     ctx.report(portAt, 'port and upstream are mutually exclusive: upstream already names its port');
   }
   if (!f.has('hosts')) ctx.report(at, 'missing hosts: list the host names this route allows');
-  if (hosts === undefined || (f.has('upstream') && upstream === undefined) || (portAt !== undefined && port === undefined)) {
+  if (hosts === undefined || (f.has('upstream') && upstream === undefined) || (portAt !== undefined && port === undefined)
+    || (resolverAt !== undefined && resolverName === undefined) || uselessResolver) {
     return undefined;
   }
   const { line, col } = ctx.lines.linePos(at.pos);
-  return { hosts, upstream: upstream ?? null, port: port ?? null, origin: `${ctx.file}:${line}:${col}` };
+  const route = { hosts, upstream: upstream ?? null, port: port ?? null, origin: `${ctx.file}:${line}:${col}`, resolver: resolverName ?? DEFAULT_RESOLVER };
+  return { route, resolverName, resolverAt };
 }
 
 /** SPEC §3: a host pattern may appear once across all routes (exact or wildcard). */

@@ -48,6 +48,8 @@ export interface ClientsConfig {
 }
 
 export interface ResolverConfig {
+  /** "default" for the unnamed `resolver`, else its key under `resolvers`. */
+  readonly name: string;
   /** DNS servers; null means the system's /etc/resolv.conf servers. */
   readonly servers: readonly HostPort[] | null;
   readonly prefer: 'ipv4' | 'ipv6';
@@ -66,12 +68,16 @@ export interface RouteConfig {
   readonly port: number | null;
   /** Where the route comes from: "file:line:col" of the route, or "preset NAME (params)". */
   readonly origin: string;
+  /** Name of the resolver that resolves the names this route dials (a key of Config.resolvers). */
+  readonly resolver: string;
 }
 
 export interface PresetConfig {
   readonly provider: string;
   /** Provider-specific parameters (region, network, edition, ...), validated by the preset. */
   readonly params: Readonly<Record<string, string>>;
+  /** Name of the resolver its routes use. */
+  readonly resolver: string;
 }
 
 export interface Config {
@@ -84,7 +90,10 @@ export interface Config {
   readonly workers: number | 'auto';
   readonly limits: LimitsConfig;
   readonly clients: ClientsConfig;
+  /** The unnamed `resolver` (name "default"): routes without `resolver` use it. */
   readonly resolver: ResolverConfig;
+  /** Every resolver, the default first, then `resolvers` in file order; names are unique. */
+  readonly resolvers: readonly ResolverConfig[];
   /** CIDRs resolved upstream addresses must fall in; empty = any. */
   readonly upstreamNetworks: readonly Cidr[];
   readonly presets: readonly PresetConfig[];

@@ -101,6 +101,17 @@ export class UpstreamResolver {
     return this.#dns.getServers();
   }
 
+  /** The settings this resolver was built from (its name included). */
+  get config(): ResolverConfig {
+    return this.#cfg;
+  }
+
+  /** "resolver NAME, servers A, B": which resolver and servers a failure came from (issue #16). */
+  #source(): string {
+    const servers = this.servers;
+    return `resolver ${this.#cfg.name}, ${servers.length === 0 ? 'no servers' : `servers ${servers.join(', ')}`}`;
+  }
+
   /** Names cached now (bounded by MAX_CACHE_ENTRIES). */
   get cacheSize(): number {
     return this.#cache.size;
@@ -158,7 +169,7 @@ export class UpstreamResolver {
 
   #unwrap(name: string, entry: CacheEntry): readonly string[] {
     if (entry.addresses.length > 0) return entry.addresses;
-    throw new ForwardError('dns_failure', `resolve ${name}: ${entry.negativeCode ?? 'no address'}`);
+    throw new ForwardError('dns_failure', `resolve ${name}: ${entry.negativeCode ?? 'no address'} (${this.#source()})`);
   }
 
   /** Moves `name` to the most recently used end of the cache. */
@@ -182,7 +193,7 @@ export class UpstreamResolver {
     if (pending !== undefined) return pending;
     const max = this.#bounds.maxConcurrentLookups;
     if (this.#inflight.size >= max) {
-      return Promise.reject(new ServerFailure('dns_failure', `resolve ${name}: ${max} lookups in flight already`));
+      return Promise.reject(new ServerFailure('dns_failure', `resolve ${name}: ${max} lookups in flight already (${this.#source()})`));
     }
     const query = this.#query(name).finally(() => this.#inflight.delete(name));
     this.#inflight.set(name, query);
@@ -226,7 +237,7 @@ export class UpstreamResolver {
     // The servers failed: do not cache that, but serve stale answers at once for a while.
     this.#serversDownUntilMs = now + this.#cfg.negativeTtlMs;
     const code = codes.find((c) => !NEGATIVE_CODES.has(c)) ?? 'EFAIL';
-    throw new ServerFailure('dns_failure', `resolve ${name}: ${code}`, { cause: errors.find((e) => !NEGATIVE_CODES.has(errorCode(e))) });
+    throw new ServerFailure('dns_failure', `resolve ${name}: ${code} (${this.#source()})`, { cause: errors.find((e) => !NEGATIVE_CODES.has(errorCode(e))) });
   }
 
   async #family(name: string, family: 4 | 6): Promise<Answer> {

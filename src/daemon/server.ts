@@ -4,12 +4,12 @@ import { formatHostPort, unmapIPv4 } from '../config/address.js';
 import type { Config, ListenerConfig } from '../config/types.js';
 import { formatAddress } from '../connect/dial.js';
 import { ownAddressChecker } from '../connect/loop-guard.js';
-import { UpstreamResolver } from '../connect/resolver.js';
+import { ResolverSet } from '../connect/resolver-set.js';
 import { Connection, type ConnectionEnv, type ListenerInfo } from '../connection.js';
 import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
 import type { ClientSlots } from '../decide/client-slots.js';
-import { describeRouteTarget, Router } from '../decide/router.js';
+import { describeRouteTarget, routeResolver, Router } from '../decide/router.js';
 import { errorCode } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
@@ -85,7 +85,7 @@ export async function listenMetrics(http: MetricsServer, config: Config, log: Lo
 
 /** The routes of a compiled router as the status page lists them. */
 export function routeRows(router: Router): RouteRow[] {
-  return router.routes.map((r) => ({ pattern: r.pattern, target: describeRouteTarget(r), origin: r.origin }));
+  return router.routes.map((r) => ({ pattern: r.pattern, target: describeRouteTarget(r), origin: r.origin, resolver: routeResolver(r) }));
 }
 
 /** What a reload changed, for its log line. */
@@ -179,7 +179,7 @@ export class Daemon {
     this.#sampler.unref();
     this.#fdWatch = FdWatch.start(this.#log);
     this.#ready = true;
-    this.#log.info({ routes: config.routes.length, resolver: this.#env?.resolver.servers ?? [] }, 'ready');
+    this.#log.info({ routes: config.routes.length, resolvers: this.#env?.resolvers.describe() ?? {} }, 'ready');
   }
 
   /**
@@ -227,18 +227,18 @@ export class Daemon {
 
   /** Builds the environment new connections get from `config` and swaps it in. */
   #apply(config: Config, old: Config | null): void {
-    const previous = this.#env;
-    // Keep the resolver (and its cache) unless its settings changed.
-    const resolver = previous !== null && old !== null && isDeepStrictEqual(old.resolver, config.resolver)
-      ? previous.resolver
-      : new UpstreamResolver(config.resolver, (result) => this.metrics.dnsLookups.inc({ result }));
+    // Each resolver whose settings did not change is kept, with its cache (issue #17).
+    const resolvers = ResolverSet.build(config.resolvers, (resolver, result) => this.metrics.dnsLookups.inc({ resolver, result }),
+      old === null ? null : this.#env?.resolvers ?? null);
+    for (const name of resolvers.names) this.metrics.touchResolver(name);
     const router = Router.compile(config.routes);
     for (const r of router.routes) this.metrics.touchHost(r.pattern);
+    this.metrics.setRoutes(router.routes.map((r) => ({ host: r.pattern, resolver: routeResolver(r) })));
     this.metrics.maxConnections.set(config.limits.maxConnections);
     this.#log.level = config.log.level;
     this.#env = {
       router,
-      resolver,
+      resolvers,
       limits: config.limits,
       metrics: this.metrics,
       log: this.#log,
@@ -344,7 +344,7 @@ export class Daemon {
     clearTimeout(deadline);
     if (this.#sampler !== null) clearInterval(this.#sampler);
     this.#fdWatch?.stop();
-    this.#env?.resolver.cancel();
+    this.#env?.resolvers.cancel();
     await this.#http?.close();
     this.#log.info({ remaining: this.#open.size }, 'stopped');
   }

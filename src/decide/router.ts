@@ -1,7 +1,7 @@
 // The allowlist: which route, if any, a server name matches (SPEC §3 "Host patterns"). Pure and
 // compiled once per config (STYLE §5); a reload compiles a new Router and swaps it in.
 
-import { formatHostPort, validateHostname } from '../config/address.js';
+import { formatHostPort, ipBytes, validateHostname } from '../config/address.js';
 import type { HostPort, RouteConfig } from '../config/types.js';
 
 /** One allowed host pattern and where it connects; `pattern` is the metrics `host` label. */
@@ -14,6 +14,8 @@ export interface Route {
   readonly port: number | null;
   /** Where it was configured ("file:line:col" or "preset ..."). */
   readonly origin: string;
+  /** The resolver that resolves the name this route dials (unused for an IP literal upstream). */
+  readonly resolver: string;
 }
 
 /** Compiled host patterns: exact names and wildcard suffixes, each an O(1) Map lookup. */
@@ -39,7 +41,7 @@ export class Router {
     const all: Route[] = [];
     for (const r of routes) {
       for (const pattern of r.hosts) {
-        const route: Route = Object.freeze({ pattern, upstream: r.upstream, port: r.port, origin: r.origin });
+        const route: Route = Object.freeze({ pattern, upstream: r.upstream, port: r.port, origin: r.origin, resolver: r.resolver });
         const [table, key] = pattern.startsWith('*.') ? [wildcard, pattern.slice(2)] : [exact, pattern];
         if (table.has(key)) continue;
         table.set(key, route);
@@ -73,9 +75,16 @@ export class Router {
   }
 }
 
-/** Where a route connects, as `check` and the status page print it. */
+/** The resolver a route's connections use, or null when it dials an IP literal (no lookup). */
+export function routeResolver(r: Route): string | null {
+  return r.upstream !== null && ipBytes(r.upstream.host) !== undefined ? null : r.resolver;
+}
+
+/** Where a route connects, as `check` and the status page print it: "... via resolver NAME". */
 export function describeRouteTarget(r: Route): string {
+  const resolver = routeResolver(r);
+  const via = resolver === null ? '' : ` via resolver ${resolver}`;
   return r.upstream !== null
-    ? formatHostPort(r.upstream)
-    : `<sni name>:${r.port === null ? "<listener's port>" : String(r.port)} via resolver`;
+    ? `${formatHostPort(r.upstream)}${via}`
+    : `<sni name>:${r.port === null ? "<listener's port>" : String(r.port)}${via}`;
 }

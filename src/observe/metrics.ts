@@ -11,6 +11,8 @@ const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_r
 
 /** Result label of sni_forwarder_dns_lookups_total. */
 export type DnsLookupResult = 'hit' | 'miss' | 'stale' | 'failure';
+/** Every DnsLookupResult, in the order status views list them. */
+export const DNS_LOOKUP_RESULTS: readonly DnsLookupResult[] = ['hit', 'miss', 'stale', 'failure'];
 
 /**
  * Every metric the forwarder exports, built on one injected Registry so that each test (and
@@ -25,7 +27,8 @@ export class Metrics {
   readonly upstreamConnectDuration: Histogram<'host'>;
   readonly configReloads: Counter<'result'>;
   readonly clientHelloBytes: Histogram;
-  readonly dnsLookups: Counter<'result'>;
+  readonly dnsLookups: Counter<'resolver' | 'result'>;
+  readonly routeInfo: Gauge<'host' | 'resolver'>;
   readonly buildInfo: Gauge<'version' | 'node_version'>;
   readonly maxConnections: Gauge;
   readonly lastFailure: Gauge<'host' | 'outcome'>;
@@ -83,8 +86,16 @@ export class Metrics {
     });
     this.dnsLookups = new Counter({
       name: `${PREFIX}dns_lookups_total`,
-      help: 'Upstream name lookups, by cache result.',
-      labelNames: ['result'],
+      help: 'Upstream name lookups, by configured resolver name and cache result.',
+      labelNames: ['resolver', 'result'],
+      registers,
+    });
+    this.routeInfo = new Gauge({
+      name: `${PREFIX}route_info`,
+      help: 'Always 1 for each configured route host; resolver names the resolver it uses ("" for an IP address upstream).',
+      labelNames: ['host', 'resolver'],
+      // Every worker has the same routes: 1 across a cluster, not the number of workers.
+      aggregator: 'max',
       registers,
     });
     this.buildInfo = new Gauge({
@@ -116,7 +127,6 @@ export class Metrics {
     });
     // Make the zero values visible from the start, so rate() and alerts work before traffic.
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
-    for (const result of ['hit', 'miss', 'stale', 'failure']) this.dnsLookups.inc({ result }, 0);
     this.active.set({ host: '' }, 0);
     if (opts.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: registry });
@@ -131,6 +141,17 @@ export class Metrics {
     this.bytes.inc({ host, direction: 'upload' }, 0);
     this.bytes.inc({ host, direction: 'download' }, 0);
     this.active.inc({ host }, 0);
+  }
+
+  /** Pre-registers the zero lookup counts of a configured resolver. */
+  touchResolver(resolver: string): void {
+    for (const result of DNS_LOOKUP_RESULTS) this.dnsLookups.inc({ resolver, result }, 0);
+  }
+
+  /** Replaces the route_info series with one per route: host pattern → resolver name ("" for none). */
+  setRoutes(routes: readonly { readonly host: string; readonly resolver: string | null }[]): void {
+    this.routeInfo.reset();
+    for (const r of routes) this.routeInfo.set({ host: r.host, resolver: r.resolver ?? '' }, 1);
   }
 
   /** Counts one finished connection; a failure also stamps its time (`nowMs`, default now). */

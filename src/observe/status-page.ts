@@ -8,6 +8,8 @@ export interface RouteRow {
   readonly pattern: string;
   readonly target: string;
   readonly origin: string;
+  /** The resolver it uses; null when it dials an IP address. */
+  readonly resolver: string | null;
 }
 
 /** Seconds between the browser's reloads of the page. */
@@ -48,6 +50,16 @@ function cell(c: StatusCell, key: string, classes: readonly string[]): string {
   return `<td ${attrs.join(' ')}>${escapeHtml(c.text)}</td>`;
 }
 
+/** The per-resolver lookup counts as a table (sni_forwarder_dns_lookups_total). */
+function resolverTable(report: StatusReport): string {
+  if (report.resolvers.length === 0) return '<p class="muted">No lookups counted.</p>';
+  const keys = ['hit', 'miss', 'stale', 'failure'] as const;
+  const head = `<tr><th>resolver</th>${keys.map((k) => `<th class="n">${k}</th>`).join('')}</tr>`;
+  const rows = report.resolvers.map((r) => `<tr data-resolver="${escapeHtml(r.resolver)}"><td>${escapeHtml(r.resolver)}</td>${keys
+    .map((k) => `<td class="n${k === 'failure' && r[k] > 0 ? ' bad' : ''}" data-key="${k}" data-value="${r[k]}">${r[k]}</td>`).join('')}</tr>`);
+  return `<table id="resolvers"><thead>${head}</thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
+}
+
 /**
  * The status page for `report` as of `nowSeconds`: summary, per-host table, and the routes
  * (null when the server was given none, e.g. in a test of the page alone).
@@ -84,8 +96,8 @@ export function renderStatusPage(report: StatusReport, routes: readonly RouteRow
     ? '<p class="muted">Routes are not available here.</p>'
     : routes.length === 0
       ? '<p class="muted">No routes configured: every connection is refused.</p>'
-      : `<table id="routes"><thead><tr><th>hosts</th><th>connects to</th><th>configured at</th></tr></thead><tbody>\n${routes
-        .map((r) => `<tr><td><code>${escapeHtml(r.pattern)}</code></td><td><code>${escapeHtml(r.target)}</code></td><td class="muted">${escapeHtml(r.origin)}</td></tr>`)
+      : `<table id="routes"><thead><tr><th>hosts</th><th>connects to</th><th>resolver</th><th>configured at</th></tr></thead><tbody>\n${routes
+        .map((r) => `<tr><td><code>${escapeHtml(r.pattern)}</code></td><td><code>${escapeHtml(r.target)}</code></td><td>${r.resolver === null ? '<span class="muted">-</span>' : escapeHtml(r.resolver)}</td><td class="muted">${escapeHtml(r.origin)}</td></tr>`)
         .join('\n')}\n</tbody></table>`;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -109,6 +121,8 @@ ${body}
 </table>
 <h2>Routes${routes === null ? '' : ` (${routes.length})`}</h2>
 ${routeRows}
+<h2>DNS lookups by resolver</h2>
+${resolverTable(report)}
 <p class="muted">As of ${escapeHtml(formatTime(nowSeconds))}; refreshes every ${STATUS_REFRESH_SECONDS} s. Raw figures: <a href="/metrics">/metrics</a>.</p>
 </body>
 </html>

@@ -25,6 +25,17 @@ export interface HostStatus {
   /** Connections closed with each non-forwarded outcome seen (zero counts left out). */
   readonly refused: Readonly<Record<string, number>>;
   readonly lastFailure: LastFailure | null;
+  /** The resolver its route uses (sni_forwarder_route_info); "" for an IP address upstream, null if unknown. */
+  readonly resolver: string | null;
+}
+
+/** Lookups one configured resolver counted (sni_forwarder_dns_lookups_total), by result. */
+export interface ResolverStatus {
+  readonly resolver: string;
+  readonly hit: number;
+  readonly miss: number;
+  readonly stale: number;
+  readonly failure: number;
 }
 
 /** The daemon's state as /metrics shows it; `--json` prints this. */
@@ -38,6 +49,8 @@ export interface StatusReport {
   readonly startTimeSeconds: number | null;
   /** The `version` label of sni_forwarder_build_info, when exported. */
   readonly version: string | null;
+  /** DNS lookups per resolver, by name. */
+  readonly resolvers: readonly ResolverStatus[];
 }
 
 interface MutableHost {
@@ -48,11 +61,14 @@ interface MutableHost {
   forwarded: number;
   refused: Record<string, number>;
   lastFailure: LastFailure | null;
+  resolver: string | null;
 }
 
 function emptyHost(host: string): MutableHost {
-  return { host, uploadBytes: 0, downloadBytes: 0, active: 0, forwarded: 0, refused: {}, lastFailure: null };
+  return { host, uploadBytes: 0, downloadBytes: 0, active: 0, forwarded: 0, refused: {}, lastFailure: null, resolver: null };
 }
+
+const LOOKUP_RESULTS = ['hit', 'miss', 'stale', 'failure'] as const;
 
 /** Known outcomes in the union's order, then unknown ones by name. */
 function outcomeOrder(a: string, b: string): number {
@@ -74,8 +90,23 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
   };
   let startTimeSeconds: number | null = null;
   let version: string | null = null;
+  const resolvers = new Map<string, { -readonly [K in keyof ResolverStatus]: ResolverStatus[K] }>();
   for (const s of samples) {
     switch (s.name) {
+      case `${PREFIX}route_info`: {
+        const h = hostOf(s);
+        if (h !== undefined && s.value > 0) h.resolver = s.labels['resolver'] ?? null;
+        break;
+      }
+      case `${PREFIX}dns_lookups_total`: {
+        const name = s.labels['resolver'];
+        const result = LOOKUP_RESULTS.find((r) => r === s.labels['result']);
+        if (name === undefined || result === undefined || !Number.isFinite(s.value)) break;
+        let r = resolvers.get(name);
+        if (r === undefined) resolvers.set(name, (r = { resolver: name, hit: 0, miss: 0, stale: 0, failure: 0 }));
+        r[result] += s.value;
+        break;
+      }
       case `${PREFIX}bytes_total`: {
         const h = hostOf(s);
         if (h === undefined) break;
@@ -132,6 +163,7 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
     refusedOutcomes: Object.keys(totals.refused).sort(outcomeOrder),
     startTimeSeconds,
     version,
+    resolvers: [...resolvers.values()],
   };
 }
 
@@ -161,6 +193,7 @@ export interface StatusTable {
 export function statusTable(report: StatusReport, nowSeconds: number): StatusTable {
   const columns: StatusColumn[] = [
     { key: 'host', title: 'host', numeric: false },
+    { key: 'resolver', title: 'resolver', numeric: false },
     { key: 'upload', title: 'upload', numeric: true },
     { key: 'download', title: 'download', numeric: true },
     { key: 'active', title: 'active', numeric: true },
@@ -168,8 +201,9 @@ export function statusTable(report: StatusReport, nowSeconds: number): StatusTab
     ...report.refusedOutcomes.map((o) => ({ key: `refused:${o}`, title: o, numeric: true })),
     { key: 'last_failure', title: 'last failure', numeric: false },
   ];
-  const row = (h: HostStatus, name: string): StatusCell[] => [
+  const row = (h: HostStatus, name: string, total = false): StatusCell[] => [
     { text: name },
+    { text: total ? '' : h.resolver === null || h.resolver === '' ? '-' : h.resolver },
     bytesCell(h.uploadBytes),
     bytesCell(h.downloadBytes),
     countCell(h.active),
@@ -186,7 +220,7 @@ export function statusTable(report: StatusReport, nowSeconds: number): StatusTab
   return {
     columns,
     rows: report.hosts.map((h) => row(h, h.host === '' ? UNROUTED_LABEL : h.host)),
-    total: row(report.totals, 'total'),
+    total: row(report.totals, 'total', true),
   };
 }
 
@@ -251,4 +285,9 @@ export function statusSummary(report: StatusReport, nowSeconds: number): [string
     ['download', formatBytes(t.downloadBytes)],
   );
   return pairs;
+}
+
+/** One line per resolver: "NAME: hit N, miss N, stale N, failure N" (for `status` and the page). */
+export function resolverLines(report: StatusReport): string[] {
+  return report.resolvers.map((r) => `${r.resolver}: ${LOOKUP_RESULTS.map((k) => `${k} ${r[k]}`).join(', ')}`);
 }

@@ -5,7 +5,14 @@
 //
 // Each host cites the provider's page that lists it. "GUESS" marks a name whose shape is
 // inferred rather than written out by the provider; `sni-forwarder probe` shows the names a
-// registry really uses, and a missing one can always be added under `routes`.
+// registry really uses, and a missing one can always be added under `routes`. Names were
+// re-checked against the providers' pages in December 2026 (issue #17); docs/providers.md is
+// the operator's reference for the params.
+//
+// Security: a preset never opens more than the named family. Wildcards are one label deep
+// under a provider-owned suffix (never `*.blob.core.windows.net` or `*.s3.amazonaws.com`, which
+// name every customer's storage), and a storage host that depends on the operator's setup is
+// a param validated against the provider's syntax, expanded to exactly one name.
 
 /** The preset providers, in the order error messages list them. */
 export const PROVIDERS = ['aliyun-acr', 'aws-ecr', 'dockerhub', 'ghcr', 'gar', 'quay', 'azure-acr', 'harbor'] as const;
@@ -145,20 +152,42 @@ const AWS_ECR: ProviderSpec = {
   },
 };
 
+/**
+ * The S3 host Docker Hub redirects blob downloads to from inside AWS: a bucket whose name starts
+ * with docker-images-prod, virtual-hosted under S3 (regional, dual-stack or global name).
+ */
+const DOCKERHUB_S3_HOST = /^docker-images-prod[a-z0-9-]{0,45}\.s3(?:\.dualstack)?(?:\.[a-z]{2}(?:-[a-z]+)+-[0-9]+)?\.amazonaws\.com$/;
+
 /** Docker Hub. */
 const DOCKERHUB: ProviderSpec = {
-  params: {},
-  // https://docs.docker.com/desktop/setup/allow-list/ ("Docker Pull/Push", "Authentication").
-  // Not expressible: pulls from inside AWS may be redirected to regional S3 buckets named
-  // docker-images-prod* (JFrog KB, not Docker's docs); a `*.suffix` pattern cannot cover
-  // "docker-images-prod*.s3.*.amazonaws.com", so add the bucket `probe` shows under routes.
-  hosts: () => [
+  params: {
+    aws_s3_host: {
+      values: {
+        pattern: DOCKERHUB_S3_HOST,
+        what: 'the docker-images-prod* S3 host `probe` shows from inside AWS, such as "docker-images-prod.s3.dualstack.us-east-1.amazonaws.com"',
+      },
+    },
+  },
+  // https://docs.docker.com/desktop/setup/allow-list/ ("Docker Pull/Push", "Authentication"):
+  // registry-1.docker.io, auth.docker.io, and since 2026 production.cloudfront.docker.com
+  // (blobs served from CloudFront from about 2026-05-20; pulls that could not reach it failed:
+  // https://github.com/chainguard-dev/apko/pull/2250). The page no longer lists the Cloudflare
+  // names (production.cloudflare.docker.com and the R2 bucket, last listed in
+  // https://github.com/docker/docs/pull/25122), but clients are still redirected to them, so
+  // the preset keeps them: dropping them would break pulls that work today.
+  hosts: (p) => [
     'registry-1.docker.io',
     'auth.docker.io',
-    'production.cloudflare.docker.com',
     'production.cloudfront.docker.com',
-    // Listed for the Personal plan / anonymous pulls; one fixed account ID, so an exact name.
+    'production.cloudflare.docker.com',
+    // One fixed Cloudflare account ID, so an exact name, never *.r2.cloudflarestorage.com.
     'docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com',
+    // From inside AWS, Docker Hub redirects to a docker-images-prod* S3 bucket in the client's
+    // region instead of the CDN (JFrog KB 000004313, "Whitelist the following if your Docker
+    // registry is behind firewalls": https://jfrog.com/help/r/what-should-we-whitelist-for-artifactory-when-our-docker-registry-is-behind-firewalls-and-proxy-servers).
+    // Docker documents no bucket name, and `*.s3....amazonaws.com` would open every S3
+    // bucket, so the exact name `probe` shows is a param.
+    ...(p['aws_s3_host'] === undefined ? [] : [p['aws_s3_host']]),
   ],
 };
 
@@ -194,27 +223,72 @@ const QUAY: ProviderSpec = {
   hosts: () => ['quay.io', 'cdn.quay.io', 'cdn01.quay.io', 'cdn02.quay.io', 'cdn03.quay.io'],
 };
 
-/** Azure Container Registry with dedicated data endpoints. */
+/** Azure Container Registry: data endpoint per region, or the storage account blobs come from. */
 const AZURE_ACR: ProviderSpec = {
   params: {
     name: { required: true, values: { pattern: /^[a-z0-9]{5,50}$/, what: 'a registry name (5-50 lowercase letters and digits)' } },
-    region: { required: true, values: { pattern: /^[a-z]+[0-9]*$/, what: 'a region such as "westeurope"' } },
+    region: { values: { pattern: /^[a-z]+[0-9]*$/, what: 'a region such as "westeurope"' } },
+    // https://learn.microsoft.com/en-us/azure/azure-resource-manager/management/resource-name-rules
+    // (Microsoft.Storage/storageAccounts: 3-24 lowercase letters and numbers).
+    storage_account: { values: { pattern: /^[a-z0-9]{3,24}$/, what: 'a storage account name (3-24 lowercase letters and digits)' } },
   },
+  check: (p) => (p['region'] === undefined && p['storage_account'] === undefined
+    ? [['region', 'missing region: azure-acr needs region (the dedicated data endpoint NAME.REGION.data.azurecr.io) or storage_account (the ACCOUNT.blob.core.windows.net blobs are redirected to)']]
+    : []),
   // https://learn.microsoft.com/en-us/azure/container-registry/container-registry-firewall-access-rules
   // https://learn.microsoft.com/en-us/azure/container-registry/container-registry-dedicated-data-endpoints
-  // (login server NAME.azurecr.io, data endpoint NAME.REGION.data.azurecr.io). Without dedicated
-  // data endpoints blobs come from *.blob.core.windows.net, which names every Azure storage
-  // account: deliberately not in the preset. One preset per geo-replica region.
-  hosts: (p) => [`${get(p, AZURE_ACR, 'name')}.azurecr.io`, `${get(p, AZURE_ACR, 'name')}.${get(p, AZURE_ACR, 'region')}.data.azurecr.io`],
+  // https://learn.microsoft.com/en-us/azure/container-registry/container-registry-endpoint-reference
+  // (login server NAME.azurecr.io; dedicated data endpoint NAME.REGION.data.azurecr.io, Premium
+  // tier; without one, layer downloads are redirected to a storage account under
+  // *.blob.core.windows.net). That wildcard names every Azure storage account, so it is never
+  // in the preset: storage_account adds the one account `probe` shows. One preset per
+  // geo-replica region.
+  hosts: (p) => {
+    const name = get(p, AZURE_ACR, 'name');
+    return [
+      `${name}.azurecr.io`,
+      ...(p['region'] === undefined ? [] : [`${name}.${p['region']}.data.azurecr.io`]),
+      ...(p['storage_account'] === undefined ? [] : [`${p['storage_account']}.blob.core.windows.net`]),
+    ];
+  },
 };
 
-/** A self-hosted Harbor (or any registry that serves tokens and blobs from its own name). */
+/** A self-hosted Harbor (or any registry that serves tokens from its own name). */
 const HARBOR: ProviderSpec = {
-  params: { host: { required: true, values: { pattern: HOSTNAME, what: 'a host name such as "harbor.example.com"' } } },
-  // https://goharbor.io/docs/main/install-config/configure-yml-file/ (`hostname`): Harbor
-  // serves the registry, its token service and (with filesystem storage) blobs on one name.
-  hosts: (p) => [get(p, HARBOR, 'host')],
+  params: {
+    host: { required: true, values: { pattern: HOSTNAME, what: 'a host name such as "harbor.example.com"' } },
+    storage: {
+      values: { pattern: HOSTNAME, what: 'the storage host blob downloads are redirected to, such as "harbor-blobs.s3.eu-west-1.amazonaws.com"' },
+    },
+  },
+  // https://goharbor.io/docs/main/install-config/configure-yml-file/ (`hostname`; and
+  // `storage_service`: with an S3, Azure, GCS, Swift or OSS backend the registry redirects blob
+  // downloads to the backend unless `redirect.disable: true`). Harbor serves the registry and
+  // its token service on one name; with filesystem storage or redirects disabled, blobs too.
+  // With redirects on, clients fetch blobs from the backend's own host (for example
+  // https://github.com/goharbor/harbor/discussions/20264): that exact host is `storage`.
+  hosts: (p) => [get(p, HARBOR, 'host'), ...(p['storage'] === undefined ? [] : [p['storage']])],
 };
+
+/**
+ * Host families for which a preset allows a one-label wildcard: `suffix` matches what follows
+ * the wildcard label (`*.SUFFIX`). `probe --suggest` writes `*.SUFFIX` for a refused host in
+ * such a family, and an exact name for any other. A test checks that every wildcard the
+ * table produces is in a family here, so the list cannot open more than the presets do.
+ */
+export const WILDCARD_FAMILIES: readonly { readonly provider: Provider; readonly what: string; readonly suffix: RegExp }[] = [
+  { provider: 'aliyun-acr', what: 'OSS buckets', suffix: /^oss-[a-z]{2}(?:-[a-z0-9]+)+\.aliyuncs\.com$/ },
+  { provider: 'aws-ecr', what: 'ECR registries by account', suffix: /^dkr\.ecr\.[a-z]{2}(?:-[a-z]+)+-[0-9]+\.amazonaws\.com(?:\.cn)?$/ },
+  { provider: 'aws-ecr', what: 'ECR dual-stack registries by account', suffix: /^dkr-ecr\.[a-z]{2}(?:-[a-z]+)+-[0-9]+\.on\.aws$/ },
+];
+
+/** The `*.suffix` pattern `probe --suggest` may write for `host`, or undefined: an exact name. */
+export function familyWildcard(host: string): string | undefined {
+  const dot = host.indexOf('.');
+  if (dot <= 0) return undefined;
+  const suffix = host.slice(dot + 1);
+  return WILDCARD_FAMILIES.some((f) => f.suffix.test(suffix)) ? `*.${suffix}` : undefined;
+}
 
 /** The table: every provider's params and hosts. */
 export const PRESETS: Readonly<Record<Provider, ProviderSpec>> = {

@@ -93,10 +93,16 @@ await t.test('with the storage route removed, probe exits 1 and names the storag
   const d = await DaemonProcess.start(yaml);
   t.teardown(() => d.stop());
   const r = await runCli(['probe', 'registry.test', '--via', `127.0.0.1:${d.listenerPort()}`, '--ca', ca.caFile,
-    '--image', 'lib/app:v1', '-u', 'alice:secret', '-c', writeConfig(yaml)]);
+    '--image', 'lib/app:v1', '-u', 'alice:secret', '--suggest', '-c', writeConfig(yaml)]);
   t.equal(r.code, 1);
   t.match(r.stdout, /^storage\.test +storage +NOT ALLOWED$/m);
   t.match(r.stdout, /probe stopped: .*storage\.test/);
+  // --suggest ends with the route to paste; pasted under routes, check accepts it.
+  const suggestion = r.stdout.slice(r.stdout.indexOf('# Add under routes: (probe --suggest)'));
+  t.equal(suggestion, '# Add under routes: (probe --suggest)\n  - hosts: ["storage.test"]\n');
+  const pasted = await runCli(['check', '-c', writeConfig(yaml + suggestion)]);
+  t.equal(pasted.code, 0, pasted.stderr);
+  t.match(pasted.stdout, /^ {2}storage\.test +-> <sni name>:<listener's port> via resolver default /m);
 });
 
 await t.test('without the CA the certificate check fails: no option turns it off', async (t) => {

@@ -25,7 +25,7 @@ const YAML = [
 const file = writeConfig(YAML);
 
 const NETS = 'upstream_networks: applies; resolved addresses outside 192.168.0.0/16, 100.64.0.0/10 are dropped, and none left means refused (not_allowed)';
-const RESOLVER = 'resolved by: 100.100.2.136:53, [fd00::53]:5353';
+const RESOLVER = 'resolved by: resolver default (100.100.2.136:53, [fd00::53]:5353)';
 const SPECIAL_RULE = 'resolved addresses in these blocks are refused (not_allowed) unless an upstream_networks entry within the block lists them: '
   + 'unspecified 0.0.0.0/8, ::/128; loopback 127.0.0.0/8, ::1/128; link-local 169.254.0.0/16, fe80::/10; '
   + 'cloud metadata 169.254.169.254/32, fd00:ec2::254/128, 100.100.100.200/32; multicast 224.0.0.0/4, ff00::/8; broadcast 255.255.255.255/32';
@@ -156,7 +156,7 @@ await t.test('route --json: the same facts for scripts', async (t) => {
   t.equal(r.code, 0, r.stderr);
   t.strictSame(JSON.parse(r.stdout), {
     result: 'matched', host: 'bucket.s3.example.com', pattern: '*.s3.example.com', origin: `${file}:9:5`,
-    connectHost: 'bucket.s3.example.com', port: null, static: false, resolvedBy: '100.100.2.136:53, [fd00::53]:5353',
+    connectHost: 'bucket.s3.example.com', port: null, static: false, resolvedBy: '100.100.2.136:53, [fd00::53]:5353', resolver: 'default',
     listeners: ['127.0.0.1:8443 tls', '127.0.0.1:8080 http'], upstreamNetworks: ['192.168.0.0/16', '100.64.0.0/10'],
     upstreamNetworksNote: 'applies; resolved addresses outside 192.168.0.0/16, 100.64.0.0/10 are dropped, and none left means refused (not_allowed)',
     specialAddressesOpened: [], specialAddressesNote: `${SPECIAL_RULE}; none opened`,
@@ -172,7 +172,7 @@ await t.test('route with default resolver and no upstream_networks', async (t) =
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stdout, [
     'host: a.example.com', 'route: a.example.com', `origin: ${plain}:4:5`, 'upstream: the name itself, a.example.com (dynamic)',
-    'resolved by: /etc/resolv.conf', 'port: the listener\'s port (0.0.0.0:443 tls)',
+    'resolved by: resolver default (/etc/resolv.conf)', 'port: the listener\'s port (0.0.0.0:443 tls)',
     'upstream_networks: not set; any resolved address is used unless it is special-purpose', SPECIAL, '',
   ].join('\n'));
 });

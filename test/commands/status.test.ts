@@ -34,16 +34,27 @@ await t.test('the text table is aligned, numbers to the right, and control chara
   m.bytes.inc({ host: 'registry.example.com', direction: 'download' }, 123_456_789);
   m.countOutcome('registry.example.com', 'forwarded', 1_000_000);
   m.countOutcome('', 'not_allowed', 1_000_000); // ms: 42 s before the table's 1042 s
+  m.setRoutes([{ host: 'registry.example.com', resolver: 'aws' }, { host: 'x\u001b[2Jy', resolver: null }]);
+  m.touchResolver('default');
+  m.touchResolver('aws');
+  m.dnsLookups.inc({ resolver: 'aws', result: 'miss' });
+  // Label values come from the exposition, not from a validated config: escaped all the same.
+  m.dnsLookups.inc({ resolver: 'e\u001b[2J', result: 'hit' });
   const report = buildStatusReport(parseExposition(await m.registry.metrics()));
   const lines = describeStatus(report, 1042, 'http://127.0.0.1:9464/metrics');
   t.same(lines, [
     'http://127.0.0.1:9464/metrics: version 1.2.3, active 0, forwarded 1, refused 1, upload 0 B, download 118 MiB',
     '',
-    'host                  upload  download  active  forwarded  not_allowed  last failure',
-    'registry.example.com     0 B   118 MiB       0          1            0  -',
-    'x?[2Jy                   0 B       0 B       0          0            0  -',
-    '(no route)               0 B       0 B       0          0            1  not_allowed, 42 s ago',
-    '--------------------  ------  --------  ------  ---------  -----------  ---------------------',
-    'total                    0 B   118 MiB       0          1            1  not_allowed, 42 s ago',
+    'host                  resolver  upload  download  active  forwarded  not_allowed  last failure',
+    'registry.example.com  aws          0 B   118 MiB       0          1            0  -',
+    'x?[2Jy                -            0 B       0 B       0          0            0  -',
+    '(no route)            -            0 B       0 B       0          0            1  not_allowed, 42 s ago',
+    '--------------------  --------  ------  --------  ------  ---------  -----------  ---------------------',
+    'total                              0 B   118 MiB       0          1            1  not_allowed, 42 s ago',
+    '',
+    'dns lookups by resolver:',
+    '  default: hit 0, miss 0, stale 0, failure 0',
+    '  aws: hit 0, miss 1, stale 0, failure 0',
+    '  e?[2J: hit 1, miss 0, stale 0, failure 0',
   ]);
 });

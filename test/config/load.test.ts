@@ -32,7 +32,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     name: 'unknown top-level key',
     text: L + R + 'listen_on: "0.0.0.0:443"\n',
     want: [
-      'c.yaml:5:1: listen_on: unknown key (expected one of: listen, metrics, log, workers, limits, clients, resolver, upstream_networks, presets, routes)',
+      'c.yaml:5:1: listen_on: unknown key (expected one of: listen, metrics, log, workers, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
     ],
   },
   {
@@ -429,10 +429,11 @@ await t.test('a minimal config gets every default', async (t) => {
       maxConnections: 10_000, maxConnectionsPerClient: 0, clientIpv6Prefix: 64,
     },
     clients: { allow: null },
-    resolver: { servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
+    resolver: { name: 'default', servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 },
+    resolvers: [{ name: 'default', servers: null, prefer: 'ipv4', timeoutMs: 2_000, minTtlMs: 5_000, maxTtlMs: 300_000, negativeTtlMs: 5_000 }],
     upstreamNetworks: [],
     presets: [],
-    routes: [{ hosts: ['registry.example.com'], upstream: null, port: null, origin: `${join(FIXTURES, 'minimal.yaml')}:5:5` }],
+    routes: [{ hosts: ['registry.example.com'], upstream: null, port: null, origin: `${join(FIXTURES, 'minimal.yaml')}:5:5`, resolver: 'default' }],
   };
   t.same(config, want);
   t.equal(isDeepFrozen(config), undefined, 'deep-frozen');
@@ -455,16 +456,22 @@ await t.test('a full config round-trips to the expected frozen object', async (t
     },
     clients: { allow: null },
     resolver: {
+      name: 'default',
       servers: [{ host: '100.100.2.136', port: 53 }, { host: '10.0.0.2', port: 5353 }, { host: 'fd00::53', port: 53 }],
       prefer: 'ipv6', timeoutMs: 1_500, minTtlMs: 0, maxTtlMs: 60_000, negativeTtlMs: 1_000,
     },
+    resolvers: [{
+      name: 'default',
+      servers: [{ host: '100.100.2.136', port: 53 }, { host: '10.0.0.2', port: 5353 }, { host: 'fd00::53', port: 53 }],
+      prefer: 'ipv6', timeoutMs: 1_500, minTtlMs: 0, maxTtlMs: 60_000, negativeTtlMs: 1_000,
+    }],
     upstreamNetworks: [],
     presets: [],
     routes: [
-      { hosts: ['registry.example.com', '*.s3.example.com'], upstream: null, port: 443, origin: `${join(FIXTURES, 'full.yaml')}:31:5` },
-      { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:33:5` },
-      { hosts: ['mirror.example.com'], upstream: { host: 'mirror-backend.example.net', port: 8443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:35:5` },
-      { hosts: ['v6.example.com'], upstream: { host: '2001:db8::10', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:37:5` },
+      { hosts: ['registry.example.com', '*.s3.example.com'], upstream: null, port: 443, origin: `${join(FIXTURES, 'full.yaml')}:31:5`, resolver: 'default' },
+      { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:33:5`, resolver: 'default' },
+      { hosts: ['mirror.example.com'], upstream: { host: 'mirror-backend.example.net', port: 8443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:35:5`, resolver: 'default' },
+      { hosts: ['v6.example.com'], upstream: { host: '2001:db8::10', port: 443 }, port: null, origin: `${join(FIXTURES, 'full.yaml')}:37:5`, resolver: 'default' },
     ],
   };
   t.same(config, want);

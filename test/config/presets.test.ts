@@ -23,12 +23,12 @@ const ERRORS: { name: string; text: string; want: string[] }[] = [
   {
     name: 'a param the provider does not take',
     text: L + 'presets:\n  - provider: aliyun-acr\n    region: cn-beijing\n    account: "123456789012"\n',
-    want: ['c.yaml:6:5: presets[0].account: unknown key (expected one of: provider, region, network, edition, instance)'],
+    want: ['c.yaml:6:5: presets[0].account: unknown key (expected one of: provider, resolver, region, network, edition, instance)'],
   },
   {
     name: 'a param no provider takes',
     text: L + 'presets:\n  - provider: ghcr\n    zone: a\n',
-    want: ['c.yaml:5:5: presets[0].zone: unknown key (expected one of: provider)'],
+    want: ['c.yaml:5:5: presets[0].zone: unknown key (expected one of: provider, resolver)'],
   },
   {
     name: 'missing required param, at the preset',
@@ -73,7 +73,7 @@ const ERRORS: { name: string; text: string; want: string[] }[] = [
     text: L + 'presets:\n  - provider: gar\n  - provider: azure-acr\n    name: contoso\n',
     want: [
       'c.yaml:4:5: presets[0].location: missing location: gar needs a location such as "europe-west1" or "us"',
-      'c.yaml:5:5: presets[1].region: missing region: azure-acr needs a region such as "westeurope"',
+      'c.yaml:5:5: presets[1].region: missing region: azure-acr needs region (the dedicated data endpoint NAME.REGION.data.azurecr.io) or storage_account (the ACCOUNT.blob.core.windows.net blobs are redirected to)',
     ],
   },
   {
@@ -106,20 +106,20 @@ await t.test('presets expand into dynamic routes after the file routes, with the
     'c.yaml',
   );
   t.strictSame(config.presets, [
-    { provider: 'aliyun-acr', params: { region: 'cn-beijing', network: 'vpc' } },
-    { provider: 'ghcr', params: {} },
+    { provider: 'aliyun-acr', params: { region: 'cn-beijing', network: 'vpc' }, resolver: 'default' },
+    { provider: 'ghcr', params: {}, resolver: 'default' },
   ]);
   t.strictSame(config.routes, [
-    { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null, origin: 'c.yaml:9:5' },
+    { hosts: ['harbor.internal.example'], upstream: { host: '10.1.2.3', port: 443 }, port: null, origin: 'c.yaml:9:5', resolver: 'default' },
     {
       hosts: ['registry-vpc.cn-beijing.aliyuncs.com', 'dockerauth-vpc.cn-beijing.aliyuncs.com', 'oss-cn-beijing-internal.aliyuncs.com', '*.oss-cn-beijing-internal.aliyuncs.com'],
-      upstream: null, port: null, origin: 'preset aliyun-acr region=cn-beijing network=vpc',
+      upstream: null, port: null, origin: 'preset aliyun-acr region=cn-beijing network=vpc', resolver: 'default',
     },
-    { hosts: ['ghcr.io', 'pkg-containers.githubusercontent.com'], upstream: null, port: null, origin: 'preset ghcr' },
+    { hosts: ['ghcr.io', 'pkg-containers.githubusercontent.com'], upstream: null, port: null, origin: 'preset ghcr', resolver: 'default' },
   ]);
   t.ok(Object.isFrozen(config.routes[1]?.hosts), 'preset routes are frozen too');
   const route = Router.compile(config.routes).match('abc.oss-cn-beijing-internal.aliyuncs.com');
-  t.strictSame(route, { pattern: '*.oss-cn-beijing-internal.aliyuncs.com', upstream: null, port: null, origin: 'preset aliyun-acr region=cn-beijing network=vpc' });
+  t.strictSame(route, { pattern: '*.oss-cn-beijing-internal.aliyuncs.com', upstream: null, port: null, origin: 'preset aliyun-acr region=cn-beijing network=vpc', resolver: 'default' });
   t.end();
 });
 
@@ -179,7 +179,7 @@ await t.test('duplicate hosts among file routes are still refused', (t) => {
 await t.test('a wildcard route to one static upstream (Google private endpoint) matches GAR names', (t) => {
   const config = loadConfigText(L + 'routes:\n  - hosts: ["*.pkg.dev"]\n    upstream: "199.36.153.8:443"\n', 'c.yaml');
   const route = Router.compile(config.routes).match('europe-west1-docker.pkg.dev');
-  t.strictSame(route, { pattern: '*.pkg.dev', upstream: { host: '199.36.153.8', port: 443 }, port: null, origin: 'c.yaml:4:5' });
+  t.strictSame(route, { pattern: '*.pkg.dev', upstream: { host: '199.36.153.8', port: 443 }, port: null, origin: 'c.yaml:4:5', resolver: 'default' });
   t.equal(Router.compile(config.routes).match('a.b.pkg.dev'), undefined, '* is exactly one label');
   t.end();
 });
@@ -194,7 +194,7 @@ await t.test('check prints the preset routes with their origin', (t) => {
   t.not(i, -1, lines.join('\n'));
   t.strictSame(lines.slice(i + 1), [
     '  harbor.internal.example      -> 10.1.2.3:443  (c.yaml:7:5)',
-    "  europe-west1-docker.pkg.dev  -> <sni name>:<listener's port> via resolver  (preset gar location=europe-west1)",
+    "  europe-west1-docker.pkg.dev  -> <sni name>:<listener's port> via resolver default  (preset gar location=europe-west1)",
   ]);
   t.end();
 });

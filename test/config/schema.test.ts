@@ -51,7 +51,7 @@ await t.test('presets count as routes: a config with presets and no routes is va
   t.same(bad.ok ? [] : bad.problems.map((p) => `${p.path}: ${p.message}`), [
     'presets[0]: missing provider (one of: aliyun-acr, aws-ecr, dockerhub, ghcr, gar, quay, azure-acr, harbor)',
     'presets[0].region: expected a string (quote numbers such as account IDs), got number 1',
-    'presets[0].colour: unknown key (expected one of: provider, region, network, edition, instance, account, dualstack, location, name, host)',
+    'presets[0].colour: unknown key (expected one of: provider, resolver, region, network, edition, instance, account, dualstack, aws_s3_host, location, name, storage_account, host, storage)',
   ]);
   t.end();
 });

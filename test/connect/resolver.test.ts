@@ -27,7 +27,7 @@ function setup(over: Partial<ResolverConfig> = {}): { r: UpstreamResolver; clock
   const clock = { now: 1_000_000 };
   const counts: Record<DnsLookupResult, number> = { hit: 0, miss: 0, stale: 0, failure: 0 };
   const cfg: ResolverConfig = {
-    servers: [{ host: dns.address, port: dns.port }],
+    name: 'default', servers: [{ host: dns.address, port: dns.port }],
     prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000, ...over,
   };
   return { r: new UpstreamResolver(cfg, (res) => { counts[res]++; }, () => clock.now), clock, counts };
@@ -96,6 +96,8 @@ await t.test('a dead DNS server is dns_failure within the timeout, counted as fa
   const started = Date.now();
   const err = await r.resolve('shared.test').catch((e: unknown) => e);
   t.ok(err instanceof ForwardError && err.outcome === 'dns_failure');
+  // Issue #16 item 8: the access line's reason says which resolver and server failed.
+  t.match(err instanceof Error ? err.message : '', new RegExp(`^resolve shared\\.test: E[A-Z]+ \\(resolver default, servers 127\\.0\\.0\\.79:${dns.port}\\)$`));
   t.ok(Date.now() - started < 5000, `gave up after ${Date.now() - started} ms`);
   t.equal(counts.failure, 1);
 });
@@ -110,6 +112,9 @@ await t.test('when the DNS server dies, answers are served stale; fresh ones ret
   t.same(await r.resolve('stale.test'), ['127.0.0.40'], 'stale answer after expiry with the server down');
   t.same(await r.resolve('stale.test'), ['127.0.0.40'], 'and again, without waiting for the dead server');
   t.equal(counts.stale, 2);
+  // The second stale answer started a refresh against the dead server: let it fail first, or
+  // under load the next lookup can share it and be served stale again instead of asking.
+  await r.settled();
   await local.restart();
   clock.now += 6000; // past negative_ttl: the server is asked again
   t.same(await r.resolve('stale.test'), ['127.0.0.40']);
@@ -140,7 +145,7 @@ await t.test('a name in use is refreshed in the background before it expires', a
 await t.test('the cache is bounded: the least recently used name goes first', async (t) => {
   const clock = { now: 0 };
   const r = new UpstreamResolver(
-    { servers: [{ host: dns.address, port: dns.port }], prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000 },
+    { name: 'default', servers: [{ host: dns.address, port: dns.port }], prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000 },
     () => {}, () => clock.now, { maxCacheEntries: 2, maxConcurrentLookups: 16 });
   await r.resolve('shared.test');
   await r.resolve('cached.test');
@@ -157,7 +162,7 @@ await t.test('the cache is bounded: the least recently used name goes first', as
 
 await t.test('lookups in flight are bounded; past the bound a lookup fails at once', async (t) => {
   const r = new UpstreamResolver(
-    { servers: [{ host: dns.address, port: dns.port }], prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000 },
+    { name: 'default', servers: [{ host: dns.address, port: dns.port }], prefer: 'ipv4', timeoutMs: 500, minTtlMs: 5000, maxTtlMs: 300_000, negativeTtlMs: 5000 },
     () => {}, Date.now, { maxCacheEntries: 100, maxConcurrentLookups: 2 });
   const results = await Promise.allSettled([r.resolve('b1.test'), r.resolve('b2.test'), r.resolve('b3.test')]);
   const third = results[2];

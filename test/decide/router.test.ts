@@ -8,10 +8,10 @@ import { casesComment, runs, seedComment } from '../helpers/parser-properties.js
 t.comment(seedComment());
 
 const ROUTES: RouteConfig[] = [
-  { hosts: ['registry.example.com'], upstream: null, port: 443, origin: 'test' },
-  { hosts: ['*.example.com'], upstream: { host: '10.0.0.1', port: 443 }, port: null, origin: 'test' },
-  { hosts: ['*.s3.example.com', 'a.s3.example.com'], upstream: null, port: null, origin: 'test' },
-  { hosts: ['harbor'], upstream: { host: 'harbor.internal', port: 8443 }, port: null, origin: 'test' },
+  { hosts: ['registry.example.com'], upstream: null, port: 443, origin: 'test', resolver: 'default' },
+  { hosts: ['*.example.com'], upstream: { host: '10.0.0.1', port: 443 }, port: null, origin: 'test', resolver: 'default' },
+  { hosts: ['*.s3.example.com', 'a.s3.example.com'], upstream: null, port: null, origin: 'test', resolver: 'default' },
+  { hosts: ['harbor'], upstream: { host: 'harbor.internal', port: 8443 }, port: null, origin: 'test', resolver: 'default' },
 ];
 
 await t.test('match: exact, wildcard, precedence, case, trailing dot, no match', (t) => {
@@ -46,9 +46,9 @@ await t.test('match: exact, wildcard, precedence, case, trailing dot, no match',
 
 await t.test('a match carries its route\'s upstream and port', (t) => {
   const router = Router.compile(ROUTES);
-  t.same(router.match('registry.example.com'), { pattern: 'registry.example.com', upstream: null, port: 443, origin: 'test' });
-  t.same(router.match('x.example.com'), { pattern: '*.example.com', upstream: { host: '10.0.0.1', port: 443 }, port: null, origin: 'test' });
-  t.same(router.match('Harbor.'), { pattern: 'harbor', upstream: { host: 'harbor.internal', port: 8443 }, port: null, origin: 'test' });
+  t.same(router.match('registry.example.com'), { pattern: 'registry.example.com', upstream: null, port: 443, origin: 'test', resolver: 'default' });
+  t.same(router.match('x.example.com'), { pattern: '*.example.com', upstream: { host: '10.0.0.1', port: 443 }, port: null, origin: 'test', resolver: 'default' });
+  t.same(router.match('Harbor.'), { pattern: 'harbor', upstream: { host: 'harbor.internal', port: 8443 }, port: null, origin: 'test', resolver: 'default' });
   t.end();
 });
 
@@ -63,8 +63,8 @@ await t.test('routes lists one entry per pattern in config order', (t) => {
 
 await t.test('a pattern listed twice keeps its first route', (t) => {
   const router = Router.compile([
-    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 1, origin: 'test' },
-    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 2, origin: 'test' },
+    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 1, origin: 'test', resolver: 'default' },
+    { hosts: ['a.example.com', '*.example.com'], upstream: null, port: 2, origin: 'test', resolver: 'default' },
   ]);
   t.equal(router.match('a.example.com')?.port, 1);
   t.equal(router.match('b.example.com')?.port, 1);
@@ -100,6 +100,7 @@ function routeArb(pattern: fc.Arbitrary<string>): fc.Arbitrary<RouteConfig> {
     upstream: fc.constant(null),
     port: fc.integer({ min: 1, max: 65535 }),
     origin: fc.constant('test'),
+    resolver: fc.constant('default'),
   });
 }
 

@@ -296,7 +296,7 @@ await t.test('metrics: bytes equal the origins counts, every outcome counted, no
     t.ok((m.get(metric('sni_forwarder_connections_total', { host, outcome })) ?? 0) >= 1, `connections_total{host="${host}",outcome="${outcome}"}`);
   }
   t.ok((m.get('sni_forwarder_client_hello_bytes_count') ?? 0) > 0, 'hello sizes observed');
-  t.ok((m.get(metric('sni_forwarder_dns_lookups_total', { result: 'hit' })) ?? 0) >= 2, 'dns cache hits counted');
+  t.ok((m.get(metric('sni_forwarder_dns_lookups_total', { resolver: 'default', result: 'hit' })) ?? 0) >= 2, 'dns cache hits counted');
   const readyz = await fetch(`${daemon.metricsUrl}/readyz`);
   t.equal(readyz.status, 200);
   const healthz = await fetch(`${daemon.metricsUrl}/healthz`);

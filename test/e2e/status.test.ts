@@ -153,15 +153,15 @@ await t.test('sni-forwarder status --metrics URL prints the same figures', async
   const r = await runCli(['status', '--metrics', d.metricsUrl]);
   t.equal(r.code, 0, r.stderr);
   const header = textRow(r.stdout, 'host');
-  t.same(header, ['host', 'upload', 'download', 'active', 'forwarded', 'not_tls', 'no_sni', 'not_allowed', 'upstream_unreachable', 'last failure']);
+  t.same(header, ['host', 'resolver', 'upload', 'download', 'active', 'forwarded', 'not_tls', 'no_sni', 'not_allowed', 'upstream_unreachable', 'last failure']);
   for (const [host, w] of Object.entries(want)) {
     const cells = textRow(r.stdout, host === '' ? '(no route)' : host);
-    t.same(cells?.slice(1, 9), [
+    t.same(cells?.slice(2, 10), [
       formatBytes(w.upload), formatBytes(w.download), '0', String(w.forwarded),
       ...['not_tls', 'no_sni', 'not_allowed', 'upstream_unreachable'].map((o) => String(w.refused[o] ?? 0)),
     ], `${host || '(no route)'} row`);
   }
-  t.match(textRow(r.stdout, 'down.test')?.[9], /^upstream_unreachable, \d+ s ago$/);
+  t.match(textRow(r.stdout, 'down.test')?.[10], /^upstream_unreachable, \d+ s ago$/);
   const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
   t.match(r.stdout.split('\n')[0], new RegExp(`^http://127\\.0\\.0\\.1:\\d+/metrics: version ${version.replace(/\./g, '\\.')}, up \\d+ (s|min)\\b.*, active 0, forwarded 4, refused 5, `));
 });
@@ -183,7 +183,7 @@ await t.test('status -c FILE asks the metrics.address of the config', async (t) 
   const r = await runCli(['status', '-c', file]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, `http://127.0.0.1:${metricsPort}/metrics: `, 'a wildcard address is asked on loopback');
-  t.equal(textRow(r.stdout, 'registry.test')?.[4], '2');
+  t.equal(textRow(r.stdout, 'registry.test')?.[5], '2');
 });
 
 await t.test('status says so in one line when the daemon is not there', async (t) => {
@@ -238,7 +238,7 @@ await t.test('the routes on the page follow a reload', async (t) => {
   d.child.kill('SIGHUP');
   await d.waitFor((l) => d.lines.indexOf(l) >= seen && l.msg === 'reloaded');
   const html = await (await fetch(`${d.metricsUrl}/`, { signal: AbortSignal.timeout(5000) })).text();
-  t.match(html, '<tr><td><code>added.test</code></td><td><code>&lt;sni name&gt;:8443 via resolver</code></td>');
+  t.match(html, '<tr><td><code>added.test</code></td><td><code>&lt;sni name&gt;:8443 via resolver default</code></td><td>default</td>');
   t.match(html, '<h2>Routes (4)</h2>');
   t.ok(hostTable(html).has('added.test'), 'and the new host has its row');
 });
@@ -271,5 +271,5 @@ routes:
 
   const r = await runCli(['status', '--metrics', c.metricsUrl]);
   t.equal(r.code, 0, r.stderr);
-  t.equal(textRow(r.stdout, 'registry.test')?.[4], '6');
+  t.equal(textRow(r.stdout, 'registry.test')?.[5], '6');
 });

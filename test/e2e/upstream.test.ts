@@ -86,7 +86,7 @@ await t.test('DNS down: connections go on with stale answers; fresh ones return 
     t.equal(r.code, 0, `connection ${i + 1} with the DNS server down: ${r.stderr}`);
   }
   const m = await daemon.metrics();
-  t.ok((m.get(metric('sni_forwarder_dns_lookups_total', { result: 'stale' })) ?? 0) >= 3, 'stale answers counted');
+  t.ok((m.get(metric('sni_forwarder_dns_lookups_total', { resolver: 'default', result: 'stale' })) ?? 0) >= 3, 'stale answers counted');
   await dns.restart();
   const before = dns.queries('stale.test');
   t.equal((await curl(daemon, 'stale.test')).code, 0);

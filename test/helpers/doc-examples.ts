@@ -77,7 +77,7 @@ export function examplesIn(root: string): DocExample[] {
   return documents(root).flatMap((doc) => parseExamples(doc, readFileSync(join(root, doc), 'utf8')));
 }
 
-function lineMatches(expected: string, actual: string): boolean {
+export function lineMatches(expected: string, actual: string): boolean {
   if (!expected.includes('…')) return expected === actual;
   const pattern = expected.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
   return new RegExp(`^${pattern}$`).test(actual);

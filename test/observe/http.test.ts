@@ -3,8 +3,9 @@ import { Registry } from 'prom-client';
 import t, { type Test } from 'tap';
 import { MetricsServer, type MetricsSource } from '../../src/observe/http.js';
 import { Metrics } from '../../src/observe/metrics.js';
+import type { RouteRow } from '../../src/observe/status-page.js';
 
-async function serve(t: Test, source: MetricsSource, routes: (() => { pattern: string; target: string; origin: string }[]) | null = null): Promise<string> {
+async function serve(t: Test, source: MetricsSource, routes: (() => RouteRow[]) | null = null): Promise<string> {
   const http = new MetricsServer(source, () => true, routes);
   const bound = await http.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(() => http.close());
@@ -14,13 +15,13 @@ async function serve(t: Test, source: MetricsSource, routes: (() => { pattern: s
 await t.test('GET / renders the registry and the routes of the moment', async (t) => {
   const m = new Metrics(new Registry(), { defaultMetrics: false });
   m.touchHost('a.test');
-  let routes = [{ pattern: 'a.test', target: '10.0.0.1:443', origin: 'config.yaml:3:5' }];
+  let routes: RouteRow[] = [{ pattern: 'a.test', target: '10.0.0.1:443', origin: 'config.yaml:3:5', resolver: null }];
   const base = await serve(t, m.registry, () => routes);
   const first = await fetch(`${base}/`);
   t.equal(first.status, 200);
   t.equal(first.headers.get('cache-control'), 'no-store');
   t.match(await first.text(), '<code>10.0.0.1:443</code>');
-  routes = [{ pattern: 'b.test', target: '10.0.0.2:443', origin: 'config.yaml:3:5' }];
+  routes = [{ pattern: 'b.test', target: '10.0.0.2:443', origin: 'config.yaml:3:5', resolver: null }];
   m.countOutcome('a.test', 'upstream_unreachable');
   const second = await (await fetch(`${base}/?x=1`)).text();
   t.match(second, '<code>10.0.0.2:443</code>', 'asked again on every request');

@@ -15,7 +15,7 @@ await t.test('escapeHtml', (t) => {
   t.end();
 });
 
-async function page(host: string, routes = [{ pattern: host, target: `${host}:443 <b>`, origin: `"${host}"` }]): Promise<string> {
+async function page(host: string, routes = [{ pattern: host, target: `${host}:443 <b>`, origin: `"${host}"`, resolver: 'default' }]): Promise<string> {
   const m = new Metrics(new Registry(), { defaultMetrics: false });
   m.touchHost(host);
   m.bytes.inc({ host, direction: 'upload' }, 10);

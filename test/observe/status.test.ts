@@ -5,6 +5,7 @@ import t from 'tap';
 import { parseExposition } from '../../src/observe/exposition.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import {
+  resolverLines,
   buildStatusReport, formatAgo, formatBytes, formatTime, formatUptime, statusSummary, statusTable, UNROUTED_LABEL,
 } from '../../src/observe/status.js';
 
@@ -17,6 +18,10 @@ function metrics(): Metrics {
 /** a.test: 2 forwarded, 1 upstream_unreachable at T0+1s, 1 dns_failure at T0+5s; b.test idle; "" 3 not_allowed. */
 function traffic(m: Metrics): void {
   for (const h of ['b.test', 'a.test']) m.touchHost(h);
+  m.setRoutes([{ host: 'a.test', resolver: 'aws' }, { host: 'b.test', resolver: null }]);
+  for (const name of ['default', 'aws']) m.touchResolver(name);
+  m.dnsLookups.inc({ resolver: 'aws', result: 'miss' });
+  m.dnsLookups.inc({ resolver: 'aws', result: 'stale' }, 2);
   m.bytes.inc({ host: 'a.test', direction: 'upload' }, 1500);
   m.bytes.inc({ host: 'a.test', direction: 'download' }, 3 * 1024 * 1024);
   m.active.inc({ host: 'a.test' }, 2);
@@ -35,9 +40,14 @@ await t.test('per-host figures from one process', async (t) => {
   t.same(r.hosts[0], {
     host: 'a.test', uploadBytes: 1500, downloadBytes: 3 * 1024 * 1024, active: 2, forwarded: 2,
     refused: { upstream_unreachable: 1, dns_failure: 1 },
-    lastFailure: { outcome: 'dns_failure', atSeconds: (T0 + 5000) / 1000 },
+    lastFailure: { outcome: 'dns_failure', atSeconds: (T0 + 5000) / 1000 }, resolver: 'aws',
   });
-  t.same(r.hosts[1], { host: 'b.test', uploadBytes: 0, downloadBytes: 0, active: 0, forwarded: 0, refused: {}, lastFailure: null });
+  t.same(r.hosts[1], { host: 'b.test', uploadBytes: 0, downloadBytes: 0, active: 0, forwarded: 0, refused: {}, lastFailure: null, resolver: '' });
+  t.same(r.resolvers, [
+    { resolver: 'default', hit: 0, miss: 0, stale: 0, failure: 0 },
+    { resolver: 'aws', hit: 0, miss: 1, stale: 2, failure: 0 },
+  ], 'lookups per configured resolver, in config order');
+  t.same(resolverLines(r), ['default: hit 0, miss 0, stale 0, failure 0', 'aws: hit 0, miss 1, stale 2, failure 0']);
   t.same(r.hosts[2]?.refused, { not_allowed: 3 });
   t.same(r.hosts[2]?.lastFailure, { outcome: 'not_allowed', atSeconds: (T0 + 2002) / 1000 });
   t.same(r.refusedOutcomes, ['not_allowed', 'dns_failure', 'upstream_unreachable'], 'the Outcome union order, zero counts left out');
@@ -81,15 +91,15 @@ await t.test('the table: fixed columns, one per refused outcome, totals', async 
   const r = buildStatusReport(parseExposition(await m.registry.metrics()));
   const table = statusTable(r, (T0 + 17_000) / 1000);
   t.same(table.columns.map((c) => c.title),
-    ['host', 'upload', 'download', 'active', 'forwarded', 'not_allowed', 'dns_failure', 'upstream_unreachable', 'last failure']);
+    ['host', 'resolver', 'upload', 'download', 'active', 'forwarded', 'not_allowed', 'dns_failure', 'upstream_unreachable', 'last failure']);
   t.same(table.rows.map((row) => row.map((c) => c.text)), [
-    ['a.test', '1.46 KiB', '3.00 MiB', '2', '2', '0', '1', '1', 'dns_failure, 12 s ago'],
-    ['b.test', '0 B', '0 B', '0', '0', '0', '0', '0', '-'],
-    [UNROUTED_LABEL, '0 B', '0 B', '0', '0', '3', '0', '0', 'not_allowed, 14 s ago'],
+    ['a.test', 'aws', '1.46 KiB', '3.00 MiB', '2', '2', '0', '1', '1', 'dns_failure, 12 s ago'],
+    ['b.test', '-', '0 B', '0 B', '0', '0', '0', '0', '0', '-'],
+    [UNROUTED_LABEL, '-', '0 B', '0 B', '0', '0', '3', '0', '0', 'not_allowed, 14 s ago'],
   ]);
-  t.same(table.total.map((c) => c.text), ['total', '1.46 KiB', '3.00 MiB', '2', '2', '3', '1', '1', 'dns_failure, 12 s ago']);
-  t.equal(table.rows[0]?.[1]?.value, 1500, 'the exact figure travels with the text');
-  t.equal(table.rows[0]?.[8]?.title, '2026-11-28 10:00:05 UTC');
+  t.same(table.total.map((c) => c.text), ['total', '', '1.46 KiB', '3.00 MiB', '2', '2', '3', '1', '1', 'dns_failure, 12 s ago']);
+  t.equal(table.rows[0]?.[2]?.value, 1500, 'the exact figure travels with the text');
+  t.equal(table.rows[0]?.[9]?.title, '2026-11-28 10:00:05 UTC');
 });
 
 await t.test('formatting', (t) => {

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { normalizeHostPattern } from '../../src/config/address.js';
 import {
-  ALL_PARAMS, PRESETS, PROVIDERS, checkParamValue, presetHosts, presetLabel, presetOrigin, type Provider,
+  ALL_PARAMS, PRESETS, PROVIDERS, WILDCARD_FAMILIES, checkParamValue, familyWildcard, presetHosts, presetLabel, presetOrigin, type Provider,
 } from '../../src/registry/presets.js';
 
 const CASES: { provider: Provider; params: Record<string, string>; want: string[] }[] = [
@@ -59,14 +59,30 @@ const CASES: { provider: Provider; params: Record<string, string>; want: string[
   },
   {
     provider: 'dockerhub', params: {},
-    want: ['registry-1.docker.io', 'auth.docker.io', 'production.cloudflare.docker.com', 'production.cloudfront.docker.com', 'docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com'],
+    want: ['registry-1.docker.io', 'auth.docker.io', 'production.cloudfront.docker.com', 'production.cloudflare.docker.com', 'docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com'],
+  },
+  {
+    provider: 'dockerhub', params: { aws_s3_host: 'docker-images-prod.s3.dualstack.us-east-1.amazonaws.com' },
+    want: [
+      'registry-1.docker.io', 'auth.docker.io', 'production.cloudfront.docker.com', 'production.cloudflare.docker.com',
+      'docker-images-prod.6aa30f8b08e16409b46e0173d6de2f56.r2.cloudflarestorage.com', 'docker-images-prod.s3.dualstack.us-east-1.amazonaws.com',
+    ],
   },
   { provider: 'ghcr', params: {}, want: ['ghcr.io', 'pkg-containers.githubusercontent.com'] },
   { provider: 'gar', params: { location: 'europe-west1' }, want: ['europe-west1-docker.pkg.dev'] },
   { provider: 'gar', params: { location: 'us' }, want: ['us-docker.pkg.dev'] },
   { provider: 'quay', params: {}, want: ['quay.io', 'cdn.quay.io', 'cdn01.quay.io', 'cdn02.quay.io', 'cdn03.quay.io'] },
   { provider: 'azure-acr', params: { name: 'contoso', region: 'westeurope' }, want: ['contoso.azurecr.io', 'contoso.westeurope.data.azurecr.io'] },
+  { provider: 'azure-acr', params: { name: 'contoso', storage_account: 'weuprodreg01' }, want: ['contoso.azurecr.io', 'weuprodreg01.blob.core.windows.net'] },
+  {
+    provider: 'azure-acr', params: { name: 'contoso', region: 'westeurope', storage_account: 'weuprodreg01' },
+    want: ['contoso.azurecr.io', 'contoso.westeurope.data.azurecr.io', 'weuprodreg01.blob.core.windows.net'],
+  },
   { provider: 'harbor', params: { host: 'harbor.internal.example' }, want: ['harbor.internal.example'] },
+  {
+    provider: 'harbor', params: { host: 'harbor.internal.example', storage: 'harbor-blobs.s3.eu-west-1.amazonaws.com' },
+    want: ['harbor.internal.example', 'harbor-blobs.s3.eu-west-1.amazonaws.com'],
+  },
 ];
 
 await t.test('each provider and params give exactly the documented hosts', (t) => {
@@ -92,7 +108,7 @@ await t.test('every provider has at least one case above', (t) => {
 });
 
 await t.test('ALL_PARAMS is the union of the providers\' params', (t) => {
-  t.strictSame([...ALL_PARAMS].sort(), ['account', 'dualstack', 'edition', 'host', 'instance', 'location', 'name', 'network', 'region']);
+  t.strictSame([...ALL_PARAMS].sort(), ['account', 'aws_s3_host', 'dualstack', 'edition', 'host', 'instance', 'location', 'name', 'network', 'region', 'storage', 'storage_account']);
   t.end();
 });
 
@@ -102,6 +118,9 @@ await t.test('param values: accepted and refused with a message', (t) => {
     ['aliyun-acr', 'edition', 'enterprise'], ['aws-ecr', 'region', 'us-gov-west-1'], ['aws-ecr', 'account', '000123456789'],
     ['aws-ecr', 'dualstack', 'true'], ['gar', 'location', 'northamerica-northeast1'], ['azure-acr', 'name', 'contoso01'],
     ['azure-acr', 'region', 'eastus2'], ['harbor', 'host', 'harbor.example.com'],
+    ['azure-acr', 'storage_account', 'abc'], ['azure-acr', 'storage_account', 'a'.repeat(24)],
+    ['dockerhub', 'aws_s3_host', 'docker-images-prod.s3.amazonaws.com'], ['dockerhub', 'aws_s3_host', 'docker-images-prod-use1.s3.us-east-1.amazonaws.com'],
+    ['harbor', 'storage', 'minio.internal.example'],
   ];
   for (const [p, k, v] of ok) t.equal(checkParamValue(p, k, v), undefined, `${p} ${k}=${v}`);
   const bad: [Provider, string, string, string][] = [
@@ -114,6 +133,16 @@ await t.test('param values: accepted and refused with a message', (t) => {
     ['azure-acr', 'name', 'my-reg', '"my-reg" is not a registry name (5-50 lowercase letters and digits)'],
     ['harbor', 'host', '*.example.com', '"*.example.com" is not a host name such as "harbor.example.com"'],
     ['harbor', 'host', '10.0.0.1', '"10.0.0.1" is not a host name such as "harbor.example.com"'],
+    // Storage params are one exact name in the provider's syntax: never a wildcard, never a
+    // name outside the family.
+    ['azure-acr', 'storage_account', 'ab', '"ab" is not a storage account name (3-24 lowercase letters and digits)'],
+    ['azure-acr', 'storage_account', 'a'.repeat(25), `"${'a'.repeat(25)}" is not a storage account name (3-24 lowercase letters and digits)`],
+    ['azure-acr', 'storage_account', 'My-Store', '"My-Store" is not a storage account name (3-24 lowercase letters and digits)'],
+    ['azure-acr', 'storage_account', 'acct.blob.core.windows.net', '"acct.blob.core.windows.net" is not a storage account name (3-24 lowercase letters and digits)'],
+    ...['evil.s3.amazonaws.com', '*.s3.us-east-1.amazonaws.com', 'docker-images-prod.s3.amazonaws.com.evil.example', 'docker-images-prod.evil.example',
+      'x.docker-images-prod.s3.amazonaws.com', 'docker-images-prod.s3.us-east-1.amazonaws.com.cn'].map((v): [Provider, string, string, string] =>
+      ['dockerhub', 'aws_s3_host', v, `${JSON.stringify(v)} is not the docker-images-prod* S3 host \`probe\` shows from inside AWS, such as "docker-images-prod.s3.dualstack.us-east-1.amazonaws.com"`]),
+    ['harbor', 'storage', '*.s3.amazonaws.com', '"*.s3.amazonaws.com" is not the storage host blob downloads are redirected to, such as "harbor-blobs.s3.eu-west-1.amazonaws.com"'],
     ['ghcr', 'region', 'x', 'not a parameter of ghcr'],
   ];
   for (const [p, k, v, want] of bad) t.equal(checkParamValue(p, k, v), want, `${p} ${k}=${v}`);
@@ -131,6 +160,9 @@ await t.test('cross-param checks', (t) => {
   t.strictSame(ecr?.({ region: 'cn-north-1', dualstack: 'true' }),
     [['dualstack', 'dual-stack names for the China regions are not in the preset table; list them under routes']]);
   t.strictSame(ecr?.({ region: 'us-east-1', dualstack: 'true' }), []);
+  const azure = PRESETS['azure-acr'].check;
+  t.strictSame(azure?.({ name: 'contoso' }), [['region', 'missing region: azure-acr needs region (the dedicated data endpoint NAME.REGION.data.azurecr.io) or storage_account (the ACCOUNT.blob.core.windows.net blobs are redirected to)']]);
+  t.strictSame(azure?.({ name: 'contoso', storage_account: 'abc' }), []);
   t.end();
 });
 
@@ -139,5 +171,21 @@ await t.test('origin and label list the params as written, in table order', (t) 
   t.equal(presetLabel('aliyun-acr', { network: 'vpc', region: 'cn-beijing' }), 'preset aliyun-acr (cn-beijing vpc)');
   t.equal(presetOrigin('ghcr', {}), 'preset ghcr');
   t.equal(presetLabel('ghcr', {}), 'preset ghcr');
+  t.end();
+});
+
+await t.test('wildcard families: every wildcard a preset produces is in one, and nothing else is', (t) => {
+  const wildcards = CASES.flatMap((c) => presetHosts(c.provider, c.params).filter((h) => h.startsWith('*.')));
+  t.ok(wildcards.length > 0);
+  for (const w of wildcards) t.equal(familyWildcard(`bucket1${w.slice(1)}`), w, `${w} is a family`);
+  for (const f of WILDCARD_FAMILIES) {
+    t.ok(wildcards.some((w) => f.suffix.test(w.slice(2))), `${f.provider} ${f.what}: some preset produces it`);
+  }
+  for (const host of [
+    'acct.blob.core.windows.net', 'bucket.s3.amazonaws.com', 'bucket.s3.us-east-1.amazonaws.com', 'x.cloudflarestorage.com',
+    'a.b.oss-cn-beijing.aliyuncs.com', 'oss-cn-beijing.aliyuncs.com', 'x.aliyuncs.com', 'a.b.dkr.ecr.us-east-1.amazonaws.com', 'storage.test', 'localhost',
+  ]) {
+    t.equal(familyWildcard(host), undefined, `${host}: exact name only`);
+  }
   t.end();
 });
