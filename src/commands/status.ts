@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load.js';
 import type { HostPort } from '../config/types.js';
 import { ConfigError, errorCode } from '../errors.js';
 import { parseExposition } from '../observe/exposition.js';
+import { secondsOption } from './options.js';
 import { buildStatusReport, statusSummary, statusTable, type StatusReport } from '../observe/status.js';
 
 /** Options of `status`, as commander hands them over. */
@@ -20,7 +21,7 @@ export interface StatusCommandOptions {
  */
 export async function statusCommand(opts: StatusCommandOptions, out: (line: string) => void = console.log): Promise<void> {
   const url = opts.metrics !== undefined ? metricsUrl(opts.metrics) : metricsUrlFor(await configuredAddress(opts.config));
-  const timeoutMs = parseTimeoutMs(opts.timeout ?? '5');
+  const timeoutMs = secondsOption('--timeout', opts.timeout ?? '5');
   const text = await fetchMetrics(url, timeoutMs);
   const report = buildStatusReport(parseExposition(text));
   const now = Date.now() / 1000;
@@ -58,12 +59,6 @@ export function metricsUrl(s: string): string {
 export function metricsUrlFor(address: HostPort): string {
   const host = address.host === '0.0.0.0' ? '127.0.0.1' : address.host === '::' ? '::1' : address.host;
   return `http://${formatHostPort({ host, port: address.port })}/metrics`;
-}
-
-function parseTimeoutMs(s: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--timeout: expected seconds above 0, got ${JSON.stringify(s)}`);
-  return n * 1000;
 }
 
 /** GETs `url` with a timeout; the body, or a one-line error saying why not. */

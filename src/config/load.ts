@@ -1,25 +1,18 @@
 // Reads and parses the config file; validation and defaults are in schema.ts (STYLE §5).
 
-import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { notTextReason, readConfigText } from './file-text.js';
 import { validateConfig } from './schema.js';
 import type { Config } from './types.js';
 
 /**
  * Reads, parses and validates the config file. Resolves to a deep-frozen Config; rejects with a
- * ConfigError listing every problem as `file:line:col: path: message`. An unreadable file is
- * one problem at 1:1 ("cannot read config: ENOENT").
+ * ConfigError listing every problem as `file:line:col: path: message`. A file that cannot be
+ * read, or is not text, is one problem without a position ("file: cannot read config: no such file").
  */
 export async function loadConfig(file: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : String(err);
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read config: ${code}` }], { cause: err });
-  }
-  return loadConfigText(text, file);
+  return loadConfigText(await readConfigText(file), file);
 }
 
 /**
@@ -29,6 +22,8 @@ export async function loadConfig(file: string): Promise<Config> {
  * only add confusing follow-on problems.
  */
 export function loadConfigText(text: string, file: string): Config {
+  const binary = notTextReason(text);
+  if (binary !== undefined) throw new ConfigError([{ file, line: 0, col: 0, path: '', message: binary }]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => yamlProblem(e, doc.contents, lines, file));

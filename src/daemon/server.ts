@@ -95,6 +95,7 @@ export interface ReloadSummary {
   readonly kept: readonly string[];
   /** Kept listeners whose settings (protocol, proxy_protocol, ...) changed: applied to new connections. */
   readonly changed: readonly string[];
+  /** Host patterns in force, as `check` counts them. */
   readonly routes: number;
 }
 
@@ -179,7 +180,9 @@ export class Daemon {
     this.#sampler.unref();
     this.#fdWatch = FdWatch.start(this.#log);
     this.#ready = true;
-    this.#log.info({ routes: config.routes.length, resolver: this.#env?.resolver.servers ?? [] }, 'ready');
+    // `routes` counts host patterns, the number `check` prints as "routes (N)" and the status
+    // page as "Routes (N)"; a YAML route item with two hosts is two routes.
+    this.#log.info({ routes: this.#env?.router.routes.length ?? 0, resolver: this.#env?.resolver.servers ?? [] }, 'ready');
   }
 
   /**
@@ -202,7 +205,7 @@ export class Daemon {
     if (old !== null && !isDeepStrictEqual(old.metrics, config.metrics)) {
       this.#log.warn({ running: formatHostPort(old.metrics.address), configured: formatHostPort(config.metrics.address) }, 'metrics.address changes take effect on restart');
     }
-    return { added, removed, kept, changed, routes: config.routes.length };
+    return { added, removed, kept, changed, routes: this.#env?.router.routes.length ?? 0 };
   }
 
   /**

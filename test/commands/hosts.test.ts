@@ -121,7 +121,7 @@ await t.test('hosts without --address or with an unknown --format is a usage err
   t.match(missing.stderr, /required option '--address <ip>' not specified/);
   const format = await runCli(['hosts', '--address', '10.0.0.5', '--format', 'unbound', '-c', file]);
   t.equal(format.code, 1);
-  t.match(format.stderr, /Allowed choices are hosts, dnsmasq/);
+  t.equal(format.stderr, 'sni-forwarder: --format "unbound": expected one of hosts, dnsmasq\n');
   t.equal(format.stdout, '');
 });
 

@@ -408,12 +408,19 @@ await t.test('a problem is one line, whatever characters its key or value holds'
   t.end();
 });
 
-await t.test('a missing or unreadable file is one problem at 1:1', async (t) => {
+await t.test('a missing or unreadable file is one problem about the whole file, without a position', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sni-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const missing = join(dir, 'nope.yaml');
-  await t.rejects(loadConfig(missing), { name: 'ConfigError', message: `${missing}:1:1: cannot read config: ENOENT` });
-  await t.rejects(loadConfig(dir), { name: 'ConfigError', message: `${dir}:1:1: cannot read config: EISDIR` });
+  await t.rejects(loadConfig(missing), { name: 'ConfigError', message: `${missing}: cannot read config: no such file`, line: 0 });
+  await t.rejects(loadConfig(dir), { name: 'ConfigError', message: `${dir}: cannot read config: is a directory; name the YAML file in it` });
+  await t.rejects(loadConfig(join(missing, 'x.yaml')), { message: `${join(missing, 'x.yaml')}: cannot read config: no such file` });
+});
+
+await t.test('text with control bytes is not a YAML text file; the message shows no bytes', (t) => {
+  t.same(configProblems('listen:\n\u0000\u0001\u0002ELF'), ['c.yaml: not a YAML text file (control byte 0x00 at offset 8): is it the right file?']);
+  t.same(configProblems('a: "\u007f"\n'), ['c.yaml: not a YAML text file (control byte 0x7f at offset 4): is it the right file?']);
+  t.end();
 });
 
 await t.test('a minimal config gets every default', async (t) => {

@@ -196,7 +196,7 @@ await t.test('status says so in one line when the daemon is not there', async (t
   t.equal(bad.stderr, 'sni-forwarder: --metrics: expected an http or https URL, got "ftp://x"\n');
   const noConfig = await runCli(['status', '-c', '/nonexistent/sni-forwarder.yaml']);
   t.equal(noConfig.code, 1);
-  t.equal(noConfig.stderr, '/nonexistent/sni-forwarder.yaml:1:1: cannot read config: ENOENT (or name the daemon with --metrics URL)\n');
+  t.equal(noConfig.stderr, 'sni-forwarder: /nonexistent/sni-forwarder.yaml: cannot read config: no such file (or name the daemon with --metrics URL)\n');
 });
 
 /** Chromium flags for a headless run as root that talks to nothing but loopback. */
