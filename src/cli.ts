@@ -59,7 +59,8 @@ command('run')
 command('check')
   .description('validate the configuration and print the effective route table')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .action(action((opts: { config: string }) => checkCommand(opts.config)));
+  .option('--unit <file>', "also compare a systemd .socket unit's ListenStream= lines with listen (exit 1 if a socket matches no listener)")
+  .action(action((opts: { config: string; unit?: string }) => checkCommand(opts.config, opts.unit === undefined ? {} : { unit: opts.unit })));
 
 command('status')
   .description("show the running daemon's per-host connections and bytes, read from its /metrics")

@@ -10,10 +10,11 @@ import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
 import type { ClientSlots } from '../decide/client-slots.js';
 import { describeRouteTarget, Router } from '../decide/router.js';
-import { errorCode } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
+import { bindFailure } from './bind-error.js';
+import { sameSocketAddress } from '../config/socket-unit.js';
 import { FdWatch } from './fd-watch.js';
 import type { RouteRow } from '../observe/status-page.js';
 import type { InheritedSocket } from './socket-activation.js';
@@ -62,6 +63,22 @@ function listenerInfo(lc: ListenerConfig, label: string, port: number): Listener
   };
 }
 
+/** Whether systemd's socket `s` is the one listener `lc` asks for (same bound address and port). */
+function inheritedMatches(s: InheritedSocket, lc: ListenerConfig): boolean {
+  return sameSocketAddress({ host: unmapIPv4(s.bound.address), port: s.bound.port }, lc.address);
+}
+
+/** The startup error for inherited sockets that match no listener: both sides, and the two fixes. */
+function unmatchedSocketsMessage(unmatched: readonly InheritedSocket[], config: Config): string {
+  const sockets = unmatched.map((s) => `${formatAddress(unmapIPv4(s.bound.address), s.bound.port)} (fd ${s.fd})`).join(', ');
+  const listen = config.listen.map((l) => formatHostPort(l.address)).join(', ');
+  const first = unmatched[0];
+  const add = first === undefined ? '' : formatAddress(unmapIPv4(first.bound.address), first.bound.port);
+  return `systemd passed socket(s) ${sockets} that match no listen entry of ${config.file} (${listen}); ` +
+    `add { address: "${add}" } to listen, or make the socket unit's ListenStream= match listen ` +
+    `(sni-forwarder check -c ${config.file} --unit /lib/systemd/system/sni-forwarder.socket compares them)`;
+}
+
 /** How a Daemon is started; every field has a default. */
 export interface DaemonOptions {
   /** The metrics to count in (default: a fresh registry). */
@@ -77,7 +94,7 @@ export interface DaemonOptions {
 /** Binds the metrics HTTP server on the configured address, with a clear error. */
 export async function listenMetrics(http: MetricsServer, config: Config, log: Logger): Promise<AddressInfo> {
   const bound = await http.listen(config.metrics.address).catch((err: unknown) => {
-    throw new Error(`cannot listen on metrics address ${formatHostPort(config.metrics.address)}: ${errorCode(err)}`, { cause: err });
+    throw new Error(bindFailure(`metrics address ${formatHostPort(config.metrics.address)}`, config.metrics.address.port, err), { cause: err });
   });
   log.info({ address: formatAddress(bound.address, bound.port) }, 'metrics listening');
   return bound;
@@ -164,15 +181,14 @@ export class Daemon {
   }
 
   async #start(config: Config): Promise<void> {
+    // A socket systemd passed that no listener takes would be closed, leaving its port dead while
+    // the daemon reports ready (issue #16): refuse to start instead, before binding anything.
+    const unmatched = this.#inherited.filter((s) => !config.listen.some((lc) => inheritedMatches(s, lc)));
+    if (unmatched.length > 0) throw new Error(unmatchedSocketsMessage(unmatched, config));
     if (this.#http !== null) {
       this.#metricsAddress = await listenMetrics(this.#http, config, this.#log);
     }
     await this.#bindMissing(config.listen);
-    for (const unused of this.#inherited) {
-      this.#log.warn({ fd: unused.fd, name: unused.name }, 'inherited socket matches no listener: closing it');
-      unused.server.close();
-    }
-    this.#inherited.length = 0;
     this.#apply(config, null);
     this.#sampler = setInterval(() => {
       for (const c of this.#open.list()) c.flushBytes();
@@ -280,7 +296,7 @@ export class Daemon {
     }
     const server = createServer({ allowHalfOpen: true, noDelay: true });
     const bound = await new Promise<AddressInfo>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`cannot listen on ${label}: ${errorCode(err)}`, { cause: err })));
+      server.once('error', (err) => reject(new Error(bindFailure(label, lc.address.port, err), { cause: err })));
       server.listen({ port: lc.address.port, host: lc.address.host, backlog: LISTEN_BACKLOG }, () => {
         server.removeAllListeners('error');
         resolve(server.address() as AddressInfo);
@@ -295,7 +311,7 @@ export class Daemon {
    * separator of LISTEN_FDNAMES.)
    */
   #takeInherited(lc: ListenerConfig): InheritedSocket | undefined {
-    const i = this.#inherited.findIndex((s) => s.bound.port === lc.address.port && unmapIPv4(s.bound.address) === lc.address.host);
+    const i = this.#inherited.findIndex((s) => inheritedMatches(s, lc));
     return i === -1 ? undefined : this.#inherited.splice(i, 1)[0];
   }
 

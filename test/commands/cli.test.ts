@@ -158,7 +158,45 @@ await t.test('run on a port in use: a clear error and exit 1', async (t) => {
   t.equal(r.code, 1);
   t.equal(r.stderr, '');
   const fatal = jsonLines(t, r.stdout).find((l) => l['level'] === 60);
-  t.match(fatal?.['problem'], new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+  t.equal(fatal?.['problem'], `cannot listen on 127.0.0.1:${port}: EADDRINUSE: another process listens there (ss -ltnp 'sport = :${port}' shows which)`);
+});
+
+const SOCKET_UNIT = resolve(import.meta.dirname, '../../../systemd/sni-forwarder.socket');
+
+await t.test('check --unit: the installed example config against the installed socket unit is an error naming both', async (t) => {
+  const r = await runCli(['check', '-c', EXAMPLE, '--unit', SOCKET_UNIT]);
+  t.equal(r.code, 1);
+  const line = readFileSync(SOCKET_UNIT, 'utf8').split('\n').findIndex((l) => l.startsWith('ListenStream=')) + 1;
+  t.match(r.stderr, `sni-forwarder: ${SOCKET_UNIT}:${line}: ListenStream=0.0.0.0:443 matches no listen entry (127.0.0.1:8443): ` +
+    'the daemon would refuse to start; add { address: "0.0.0.0:443" } to listen, or change ListenStream= to a listen address\n');
+  t.match(r.stderr, /^sni-forwarder: warning: listen 127\.0\.0\.1:8443 has no ListenStream= in the unit/);
+});
+
+await t.test('check --unit: a config whose listen matches the unit passes and says which socket goes where', async (t) => {
+  const file = writeConfig(readFileSync(EXAMPLE, 'utf8').replace('"127.0.0.1:8443"', '"0.0.0.0:443"'));
+  const r = await runCli(['check', '-c', file, '--unit', SOCKET_UNIT]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr, '');
+  t.match(r.stdout, new RegExp(`\nunit +${SOCKET_UNIT.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+: ListenStream=0\\.0\\.0\\.0:443 -> listen 0\\.0\\.0\\.0:443\n`));
+  const missing = await runCli(['check', '-c', file, '--unit', '/nonexistent.socket']);
+  t.equal(missing.stderr, 'sni-forwarder: /nonexistent.socket: cannot read the unit: no such file\n');
+  const service = await runCli(['check', '-c', file, '--unit', resolve(SOCKET_UNIT, '../sni-forwarder.service')]);
+  t.equal(service.code, 1);
+  t.match(service.stderr, /no ListenStream= in a \[Socket\] section: is it the \.socket unit\?/);
+});
+
+await t.test('run as an unprivileged user on port 443: EACCES says how to get the port', async (t) => {
+  const file = writeConfig('listen:\n  - address: "127.0.0.1:443"\nmetrics:\n  address: "127.0.0.1:0"\nroutes:\n  - hosts: ["a.example"]\n');
+  chmodSync(dirname(file), 0o755);
+  chmodSync(file, 0o644);
+  const r = await runCli(['run', '-c', file], 20_000, AS_NOBODY);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, '');
+  const fatal = jsonLines(t, r.stdout).find((l) => l['level'] === 60);
+  t.equal(fatal?.msg, 'cannot start');
+  t.equal(fatal?.['problem'], 'cannot listen on 127.0.0.1:443: EACCES: ports below 1024 need privilege; run it as the systemd unit ' +
+    '(sni-forwarder.service grants CAP_NET_BIND_SERVICE), use socket activation (sni-forwarder.socket binds the port), or grant node ' +
+    'CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v node)")")');
 });
 
 await t.test('--version prints the package version', async (t) => {
