@@ -27,6 +27,13 @@ export const OUTCOMES: readonly Outcome[] = [
   'bad_proxy_header',
 ];
 
+/**
+ * Outcomes where the forwarder said yes but the upstream could not be reached: failures, which
+ * point at DNS or the network. Every other outcome but `forwarded` is a refusal: the policy, a
+ * limit or the client's own bytes said no (issue #16: the status views keep the two apart).
+ */
+export const FAILURE_OUTCOMES: readonly Outcome[] = ['dns_failure', 'upstream_unreachable'];
+
 /** A connection that cannot be forwarded; carries the outcome it ends with. */
 export class ForwardError extends Error {
   override name = 'ForwardError';

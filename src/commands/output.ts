@@ -32,12 +32,12 @@ export function warningLines(text: string, columns: number = WRAP_COLUMNS): stri
  * with `indent`. A word longer than a line (a URL, a host name) is kept whole on its own line.
  */
 export function wrapText(text: string, columns: number, indent = ''): string[] {
+  const lead = /^ */.exec(text)?.[0] ?? '';
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(' ')) {
-    const lead = lines.length === 0 ? '' : indent;
-    if (line === '') line = lead + word;
-    else if (line.length + 1 + word.length <= columns) line += ` ${word}`;
+  for (const word of text.slice(lead.length).split(' ')) {
+    if (line === '') line = (lines.length === 0 ? lead : indent) + word;
+    else if (line.length + 1 + word.length <= columns || word === '') line += ` ${word}`;
     else {
       lines.push(line);
       line = indent + word;

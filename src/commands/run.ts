@@ -105,7 +105,7 @@ async function startDaemon(file: string, log: Logger, worker: Worker | undefined
   reportMetricsToPrimary(metrics);
   onPrimaryMessage({
     reload: () => reloader.request(),
-    reloadFailed: () => metrics.configReloads.inc({ result: 'failure' }),
+    reloadFailed: () => metrics.recordReload('failure'),
     shutdown: () => stop('shutdown'),
   });
   // Log lines are written in batches (observe/log.ts): write this worker's startup lines

@@ -196,6 +196,7 @@ export class Daemon {
     this.#sampler.unref();
     this.#fdWatch = FdWatch.start(this.#log);
     this.#ready = true;
+    this.metrics.ready.set(1);
     // `routes` counts host patterns, the number `check` prints as "routes (N)" and the status
     // page as "Routes (N)"; a YAML route item with two hosts is two routes.
     this.#log.info({ routes: this.#env?.router.routes.length ?? 0, resolver: this.#env?.resolver.servers ?? [] }, 'ready');
@@ -254,6 +255,7 @@ export class Daemon {
     const router = Router.compile(config.routes);
     for (const r of router.routes) this.metrics.touchHost(r.pattern);
     this.metrics.maxConnections.set(config.limits.maxConnections);
+    this.metrics.setListeners([...this.#listeners.values()].map((l) => ({ listener: l.label, protocol: l.config.protocol, inherited: l.inherited })));
     this.#log.level = config.log.level;
     this.#env = {
       router,
@@ -349,6 +351,7 @@ export class Daemon {
    */
   async stop(drainMs: number): Promise<void> {
     this.#ready = false;
+    this.metrics.ready.set(0);
     this.#log.info({ open: this.#open.size, drainMs }, 'shutting down');
     this.#closeListeners([...this.#listeners.keys()]);
     let deadline: NodeJS.Timeout | undefined;
