@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Makes docs/status.png, the README's picture of the status page: the built daemon (dist/) with a
-// few routes on loopback, traffic of five outcomes from a test TLS origin (build/test/helpers),
-// then headless Chromium at 1280x800 and `sni-forwarder status` for the README's text.
+// Makes docs/status.png, docs/status.md's picture of the status page: the built daemon (dist/)
+// with a few routes on loopback, traffic of six outcomes from a test TLS origin
+// (build/test/helpers), then headless Chromium at 1280x800 and `sni-forwarder status` for
+// docs/status.md's text.
 // Needs `make build build-test`, openssl and /usr/bin/chromium. Everything stays on 127.0.0.1.
 // Usage: node scripts/status-screenshot.mjs [out.png]
 import { execFileSync, spawn } from 'node:child_process';
