@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Makes docs/status.png, the README's picture of the status page: the built daemon (dist/) with a
-// few routes on loopback, traffic of five outcomes from a test TLS origin (build/test/helpers),
-// then headless Chromium at 1200x700 and `sni-forwarder status` for the README's text.
+// Makes docs/status.png, docs/status.md's picture of the status page: the built daemon (dist/)
+// with a few routes on loopback, traffic of six outcomes from a test TLS origin
+// (build/test/helpers), then headless Chromium at 1280x800 and `sni-forwarder status` for
+// docs/status.md's text.
 // Needs `make build build-test`, openssl and /usr/bin/chromium. Everything stays on 127.0.0.1.
 // Usage: node scripts/status-screenshot.mjs [out.png]
 import { execFileSync, spawn } from 'node:child_process';
@@ -74,7 +75,7 @@ const url = `http://127.0.0.1:${metricsPort}/`;
 execFileSync('/usr/bin/chromium', [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'chromium')}`,
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1', '--window-size=1200,700', `--screenshot=${out}`, url,
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1', '--window-size=1280,800', `--screenshot=${out}`, url,
 ], { stdio: 'ignore', timeout: 60_000 });
 process.stdout.write(`${out}\n\n$ sni-forwarder status\n`);
 process.stdout.write(execFileSync(process.execPath, [join(root, 'dist/cli.js'), 'status', '--metrics', url]));

@@ -7,30 +7,32 @@ import { hostsCommand } from './commands/hosts.js';
 import { routeCommand } from './commands/route.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand, type StatusCommandOptions } from './commands/status.js';
-import { ConfigError } from './errors.js';
+import { commanderErrorLine, errorText } from './commands/output.js';
 import { HOSTS_FORMATS, type HostsFormat } from './registry/hosts-file.js';
 import { packageVersion } from './version.js';
 
 const DEFAULT_CONFIG = '/etc/sni-forwarder/config.yaml';
 
-/** Prints an error as users should see it: one sentence, a stack trace only with --debug. */
+/** Prints an error as users should see it: "sni-forwarder: " and one sentence, a stack trace only with --debug. */
 function fail(err: unknown, debug: boolean): never {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-  } else if (debug && err instanceof Error) {
-    process.stderr.write(`${err.stack ?? err.message}\n`);
-  } else {
-    process.stderr.write(`sni-forwarder: ${err instanceof Error ? err.message : String(err)}\n`);
-  }
+  process.stderr.write(errorText(err, debug));
   process.exit(1);
 }
+
+/** Commander's own errors (unknown option, bad choice) as one line in the same style, no help dump. */
+const oneLine = (command: string) => ({
+  outputError: (text: string, write: (s: string) => void) => write(commanderErrorLine(text, command)),
+});
 
 const program = new Command()
   .name('sni-forwarder')
   .description('Forward TLS connections by SNI name to allowlisted upstreams without terminating TLS.')
   .version(packageVersion())
   .option('--debug', 'print stack traces for errors')
-  .showHelpAfterError();
+  .configureOutput(oneLine(''));
+
+/** A subcommand whose usage errors are printed as one line naming it. */
+const command = (name: string): Command => program.command(name).configureOutput(oneLine(name));
 
 const debug = (): boolean => program.opts<{ debug?: boolean }>().debug === true;
 
@@ -49,20 +51,18 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number | void>)
   };
 }
 
-program
-  .command('run')
+command('run')
   .description('run the daemon')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .action(action((opts: { config: string }) => runCommand(opts.config)));
 
-program
-  .command('check')
+command('check')
   .description('validate the configuration and print the effective route table')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .action(action((opts: { config: string }) => checkCommand(opts.config)));
+  .option('--unit <file>', "also compare a systemd .socket unit's ListenStream= lines with listen (exit 1 if a socket matches no listener)")
+  .action(action((opts: { config: string; unit?: string }) => checkCommand(opts.config, opts.unit === undefined ? {} : { unit: opts.unit })));
 
-program
-  .command('status')
+command('status')
   .description("show the running daemon's per-host connections and bytes, read from its /metrics")
   .option('--metrics <url>', 'the metrics address to ask, e.g. http://127.0.0.1:9464 (default: metrics.address of the config)')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
@@ -70,24 +70,21 @@ program
   .option('--timeout <seconds>', 'for the request', '5')
   .action(action((opts: StatusCommandOptions) => statusCommand(opts)));
 
-program
-  .command('route')
+command('route')
   .description('show which route HOST matches and where it would connect, or why it is refused (exit 0 matched, 1 refused)')
   .argument('<host>', 'server name as a client would send it')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .option('--json', 'print the answer as JSON')
   .action(action((host: string, opts: { config: string; json?: boolean }) => routeCommand(host, opts.config, { json: opts.json === true })));
 
-program
-  .command('hosts')
+command('hosts')
   .description('print hosts-file (or dnsmasq) lines pointing every allowed name at the forwarder')
   .requiredOption('--address <ip>', "the forwarder's IPv4 or IPv6 address as clients reach it")
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .addOption(new Option('--format <format>', 'output format').choices(HOSTS_FORMATS).default('hosts'))
   .action(action((opts: { address: string; config: string; format: HostsFormat }) => hostsCommand(opts.config, { address: opts.address, format: opts.format })));
 
-program
-  .command('probe')
+command('probe')
   .description("walk a registry's pull flow and list every host it touches, marking those not allowed (exit 0 all allowed, 1 otherwise)")
   .argument('<registry>', 'registry host name, e.g. registry-vpc.cn-beijing.aliyuncs.com')
   .option('--via <ip[:port]>', 'send every connection to this address (a forwarder), keeping SNI and certificate checks for the real names')

@@ -27,6 +27,13 @@ export const OUTCOMES: readonly Outcome[] = [
   'bad_proxy_header',
 ];
 
+/**
+ * Outcomes where the forwarder said yes but the upstream could not be reached: failures, which
+ * point at DNS or the network. Every other outcome but `forwarded` is a refusal: the policy, a
+ * limit or the client's own bytes said no (issue #16: the status views keep the two apart).
+ */
+export const FAILURE_OUTCOMES: readonly Outcome[] = ['dns_failure', 'upstream_unreachable'];
+
 /** A connection that cannot be forwarded; carries the outcome it ends with. */
 export class ForwardError extends Error {
   override name = 'ForwardError';
@@ -42,6 +49,7 @@ export class ForwardError extends Error {
 /** One problem in a configuration file, located by file, line, column and key path. */
 export interface ConfigProblem {
   readonly file: string;
+  /** 1-based; 0 (with col 0) for a problem with the whole file (unreadable, not text). */
   readonly line: number;
   readonly col: number;
   /** Key path such as `routes[1].upstream`; empty for the document itself. */
@@ -72,7 +80,7 @@ const MAX_PATH_CHARS = 80;
  * from the file, so control characters are escaped and an overlong path is cut.
  */
 export function formatProblem(p: ConfigProblem): string {
-  const where = `${p.file}:${p.line}:${p.col}`;
+  const where = p.line === 0 ? p.file : `${p.file}:${p.line}:${p.col}`;
   const path = p.path.length > MAX_PATH_CHARS ? `${p.path.slice(0, MAX_PATH_CHARS)}…` : p.path;
   return oneLine(path === '' ? `${where}: ${p.message}` : `${where}: ${path}: ${p.message}`);
 }

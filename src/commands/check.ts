@@ -1,13 +1,53 @@
+import { readFile } from 'node:fs/promises';
 import { formatHostPort } from '../config/address.js';
 import { formatDuration } from '../config/duration.js';
+import { unreadableReason } from '../config/file-text.js';
 import { loadConfig } from '../config/load.js';
+import { compareUnit, readListenStreams } from '../config/socket-unit.js';
 import type { Config } from '../config/types.js';
 import { describeRouteTarget, Router } from '../decide/router.js';
+import { PROGRAM, warningLines } from './output.js';
 
-/** `check`: validates `file` and prints the effective configuration and route table (SPEC §2). */
-export async function checkCommand(file: string, out: (line: string) => void = console.log): Promise<void> {
+/** Where `check` writes: the summary to stdout, problems and warnings to stderr (each a full line). */
+export interface CheckOutput {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+const STDIO: CheckOutput = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * `check`: validates `file` and prints the effective configuration and route table (SPEC §2).
+ * With `unit` (a systemd .socket file) it also compares the unit's ListenStream= addresses with
+ * `listen`, as the daemon will when systemd passes them: resolves to 1 if a socket matches no
+ * listener (the daemon would refuse to start), else 0. An invalid config rejects with its ConfigError.
+ */
+export async function checkCommand(file: string, opts: { unit?: string } = {}, io: CheckOutput = STDIO): Promise<number> {
   const config = await loadConfig(file);
-  for (const line of describeConfig(config)) out(line);
+  for (const line of describeConfig(config)) io.out(line);
+  return opts.unit === undefined ? 0 : checkUnit(config, opts.unit, io);
+}
+
+async function checkUnit(config: Config, unit: string, io: CheckOutput): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(unit, 'utf8');
+  } catch (err) {
+    throw new Error(`${unit}: cannot read the unit: ${unreadableReason(err)}`, { cause: err });
+  }
+  const streams = readListenStreams(text);
+  if (streams.length === 0) {
+    io.err(`${PROGRAM}: ${unit}: no ListenStream= in a [Socket] section: is it the .socket unit?`);
+    return 1;
+  }
+  const result = compareUnit(streams, config.listen);
+  for (const m of result.matched) io.out(`unit     ${unit}:${m.stream.line}: ListenStream=${m.stream.value} -> listen ${m.listener}`);
+  for (const w of result.warnings) for (const line of warningLines(w)) io.err(line);
+  for (const e of result.errors) io.err(`${PROGRAM}: ${unit}:${e.stream.line}: ${e.message}`);
+  return result.errors.length > 0 ? 1 : 0;
 }
 
 /** The human-readable summary `check` prints: listeners, limits, each resolver, then every route with its resolver. */

@@ -2,16 +2,21 @@ import { formatHostPort } from '../config/address.js';
 import { loadConfig } from '../config/load.js';
 import { Router } from '../decide/router.js';
 import { formatHostsFile, parseHostsAddress, type HostsFormat } from '../registry/hosts-file.js';
+import { sharedNameWarnings } from '../registry/shared-names.js';
+import { WRAP_COLUMNS, warningLines } from './output.js';
 
-/** Where `hosts` writes: the file text to stdout, warnings to stderr. */
+/** Where `hosts` writes: the file text to stdout, warnings to stderr, wrapped at `columns`. */
 export interface HostsOutput {
   readonly out: (line: string) => void;
   readonly warn: (line: string) => void;
+  readonly columns: number;
 }
 
 const STDIO: HostsOutput = {
   out: (line) => process.stdout.write(`${line}\n`),
   warn: (line) => process.stderr.write(`${line}\n`),
+  // A terminal narrower than WRAP_COLUMNS gets its own width; a pipe or a wide one gets WRAP_COLUMNS.
+  columns: Math.min(process.stderr.columns ?? WRAP_COLUMNS, WRAP_COLUMNS),
 };
 
 /** Port clients use for registries (https): a hosts-file redirect only works if a listener has it. */
@@ -31,9 +36,12 @@ export async function hostsCommand(
   const patterns = Router.compile(config.routes).routes.map((r) => r.pattern);
   const result = formatHostsFile({ patterns, address: ip.value, configFile: config.file, format: opts.format });
   for (const line of result.lines) io.out(line);
-  for (const w of result.warnings) io.warn(`warning: ${w}`);
+  // A hosts file holds the exact names only; dnsmasq gets the wildcards too.
+  const written = opts.format === 'hosts' ? patterns.filter((p) => !p.startsWith('*.')) : patterns;
+  const warnings = [...result.warnings, ...sharedNameWarnings([...written].sort())];
   if (!config.listen.some((l) => l.protocol === 'tls' && l.address.port === HTTPS_PORT)) {
     const listeners = config.listen.map((l) => `${formatHostPort(l.address)} ${l.protocol}`).join(', ');
-    io.warn(`warning: no tls listener on port ${HTTPS_PORT} (${listeners}); clients redirected by name connect to port ${HTTPS_PORT}, so forward that port to the listener`);
+    warnings.push(`no tls listener on port ${HTTPS_PORT} (${listeners}); clients redirected by name connect to port ${HTTPS_PORT}, so forward that port to the listener`);
   }
+  for (const w of warnings) for (const line of warningLines(w, io.columns)) io.warn(line);
 }

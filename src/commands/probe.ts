@@ -1,6 +1,7 @@
 import { parseHostPort } from '../config/address.js';
 import { loadConfig } from '../config/load.js';
 import { Router, routeResolver } from '../decide/router.js';
+import { secondsOption } from './options.js';
 import { probeRegistry, readCa } from '../registry/probe.js';
 import { suggestRoutes } from '../registry/suggest.js';
 
@@ -22,6 +23,7 @@ export interface ProbeCommandOptions {
  * host is allowed, 1 otherwise (SPEC §2).
  */
 export async function probeCommand(registry: string, o: ProbeCommandOptions, out: (line: string) => void = console.log): Promise<number> {
+  const timeoutMs = o.timeout === undefined ? 10_000 : secondsOption('--timeout', o.timeout);
   const config = await loadConfig(o.config);
   const router = Router.compile(config.routes);
   let via: { host: string; port: number | null } | null = null;
@@ -38,7 +40,7 @@ export async function probeCommand(registry: string, o: ProbeCommandOptions, out
     user: user ?? null,
     password: pass.length > 0 ? pass.join(':') : null,
     ca: o.ca === undefined ? null : readCa(o.ca),
-    timeoutMs: o.timeout === undefined ? 10_000 : Number(o.timeout) * 1000,
+    timeoutMs,
     trace: (line) => out(`  ${line}`),
   });
   out('');

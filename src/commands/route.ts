@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { Router, type Route } from '../decide/router.js';
 import { SPECIAL_BLOCKS, entryOpens } from '../decide/special-addresses.js';
+import { regionDifference } from '../registry/regions.js';
 
 /** How many near-miss patterns a refusal lists at most. */
 const MAX_CLOSEST = 5;
@@ -46,7 +47,24 @@ export type RouteExplanation =
       readonly specialAddressesNote: string;
     }
   | { readonly result: 'invalid_name'; readonly host: string; readonly reason: string }
-  | { readonly result: 'no_route'; readonly host: string; readonly closest: readonly ClosestPattern[]; readonly notes: readonly string[] };
+  | {
+      readonly result: 'no_route';
+      readonly host: string;
+      readonly closest: readonly ClosestPattern[];
+      /** Allowed patterns this name matches but for its region: a region to add, not a typo. */
+      readonly otherRegion: readonly RegionVariant[];
+      readonly notes: readonly string[];
+    };
+
+/** A configured pattern that would match the refused name if the region were `allowedRegion`. */
+export interface RegionVariant {
+  readonly pattern: string;
+  readonly origin: string;
+  /** The region in the refused name. */
+  readonly region: string;
+  /** The region in the pattern. */
+  readonly allowedRegion: string;
+}
 
 /**
  * `route HOST`: loads `file`, prints which route HOST matches and where it would connect, or why
@@ -70,7 +88,17 @@ export function explainRoute(config: Config, host: string): RouteExplanation {
   const name = checked.value;
   const router = Router.compile(config.routes);
   const route = router.match(name);
-  if (route === undefined) return { result: 'no_route', host: name, ...closestPatterns(router.routes, name) };
+  if (route === undefined) {
+    const { closest, notes } = closestPatterns(router.routes, name);
+    const otherRegion = router.routes.flatMap((r) => {
+      const d = regionDifference(name, r.pattern);
+      return d === undefined ? [] : [{ pattern: r.pattern, origin: r.origin, region: d.wanted, allowedRegion: d.allowed }];
+    });
+    const regionNotes = otherRegion.map((v) =>
+      `${name} differs from ${v.pattern} only by region (${v.region} here, ${v.allowedRegion} allowed by ${v.origin}); ` +
+      `to allow it, add a route for it${v.origin.startsWith('preset ') ? ` or a preset with region ${v.region}` : ''}`);
+    return { result: 'no_route', host: name, closest, otherRegion, notes: [...regionNotes, ...notes] };
+  }
 
   const connectHost = route.upstream?.host ?? name;
   const isLiteral = isIP(connectHost) !== 0;

@@ -1,9 +1,10 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import { Reloader } from '../daemon/reload.js';
 import { Daemon } from '../daemon/server.js';
 import { takeInheritedSockets } from '../daemon/socket-activation.js';
 import { onPrimaryMessage, PrimaryClientSlots, reportMetricsToPrimary, runPrimary, tellPrimary, workerCount } from '../daemon/workers.js';
+import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 import { packageVersion } from '../version.js';
@@ -14,13 +15,38 @@ import { packageVersion } from '../version.js';
  * come back here (cluster.isWorker) to run a Daemon each.
  */
 export async function runCommand(file: string): Promise<void> {
-  const config = await loadConfig(file);
   const worker = cluster.isWorker ? cluster.worker : undefined;
   // The metrics exist only once the logger does; lines dropped before that are not counted.
   let countDrop = (): void => {};
-  const root = createLogger(config.log.level, () => countDrop());
+  // The logger comes first, so that even a config that cannot be loaded is reported as a JSON
+  // line on stdout like every other line the daemon writes (issue #16: `journalctl -o cat | jq`
+  // must not meet a plain-text line). The level is the config's once it is known.
+  const root = createLogger('info', () => countDrop());
   const log = worker === undefined ? root : root.child({ worker: worker.id });
   crashOnBugs(log);
+  try {
+    await startDaemon(file, log, worker, (count) => { countDrop = count; });
+  } catch (err) {
+    failStart(log, file, err);
+  }
+}
+
+/**
+ * Startup failed (a config error, a port that cannot be bound, sockets that do not match): one
+ * `fatal` line with the reason as a sentence in `problem`, then exit 1. The stack is logged
+ * (under `err`) only for errors that are not the operator's config.
+ */
+function failStart(log: Logger, file: string, err: unknown): never {
+  const problem = err instanceof Error ? err.message : String(err);
+  if (log.level === 'silent') log.level = 'fatal';
+  log.fatal({ config: file, problem, ...(err instanceof ConfigError ? {} : { err }) }, 'cannot start');
+  // pino's destination writes what is buffered synchronously on exit.
+  process.exit(1);
+}
+
+async function startDaemon(file: string, log: Logger, worker: Worker | undefined, setCountDrop: (count: () => void) => void): Promise<void> {
+  const config = await loadConfig(file);
+  log.level = config.log.level;
   const workers = workerCount(config);
   if (worker === undefined && workers > 1) {
     if (process.env['LISTEN_FDS'] !== undefined) {
@@ -33,7 +59,7 @@ export async function runCommand(file: string): Promise<void> {
   if (worker === undefined) log.info({ config: file, node: process.version }, 'starting');
   const inherited = worker === undefined ? await takeInheritedSockets() : [];
   const metrics = new Metrics(undefined, { version: packageVersion() });
-  countDrop = () => metrics.logLinesDropped.inc();
+  setCountDrop(() => metrics.logLinesDropped.inc());
   const daemon = await Daemon.start(config, log, {
     metrics, inherited, serveMetrics: worker === undefined,
     ...(worker === undefined ? {} : { clientSlots: new PrimaryClientSlots() }),
@@ -79,7 +105,7 @@ export async function runCommand(file: string): Promise<void> {
   reportMetricsToPrimary(metrics);
   onPrimaryMessage({
     reload: () => reloader.request(),
-    reloadFailed: () => metrics.configReloads.inc({ result: 'failure' }),
+    reloadFailed: () => metrics.recordReload('failure'),
     shutdown: () => stop('shutdown'),
   });
   // Log lines are written in batches (observe/log.ts): write this worker's startup lines

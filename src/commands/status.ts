@@ -3,7 +3,13 @@ import { loadConfig } from '../config/load.js';
 import type { HostPort } from '../config/types.js';
 import { ConfigError, errorCode } from '../errors.js';
 import { parseExposition } from '../observe/exposition.js';
-import { buildStatusReport, resolverLines, statusSummary, statusTable, type StatusReport } from '../observe/status.js';
+import { secondsOption } from './options.js';
+import { formatAgo, shortenMiddle } from '../observe/status-format.js';
+import { buildStatusReport, resolverLines, type StatusReport } from '../observe/status.js';
+import {
+  describeListeners, describeReload, outcomeRows, statusSummary, statusTable, type StatusCell,
+} from '../observe/status-table.js';
+import { wrapText } from './output.js';
 
 /** Options of `status`, as commander hands them over. */
 export interface StatusCommandOptions {
@@ -20,7 +26,7 @@ export interface StatusCommandOptions {
  */
 export async function statusCommand(opts: StatusCommandOptions, out: (line: string) => void = console.log): Promise<void> {
   const url = opts.metrics !== undefined ? metricsUrl(opts.metrics) : metricsUrlFor(await configuredAddress(opts.config));
-  const timeoutMs = parseTimeoutMs(opts.timeout ?? '5');
+  const timeoutMs = secondsOption('--timeout', opts.timeout ?? '5');
   const text = await fetchMetrics(url, timeoutMs);
   const report = buildStatusReport(parseExposition(text));
   const now = Date.now() / 1000;
@@ -60,12 +66,6 @@ export function metricsUrlFor(address: HostPort): string {
   return `http://${formatHostPort({ host, port: address.port })}/metrics`;
 }
 
-function parseTimeoutMs(s: string): number {
-  const n = Number(s);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--timeout: expected seconds above 0, got ${JSON.stringify(s)}`);
-  return n * 1000;
-}
-
 /** GETs `url` with a timeout; the body, or a one-line error saying why not. */
 async function fetchMetrics(url: string, timeoutMs: number): Promise<string> {
   let res: Response;
@@ -90,22 +90,61 @@ function fetchFailure(err: unknown, timeoutMs: number): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-/** The terminal view: a summary line, then the per-host table with aligned columns. */
+/** Widest line `status` prints (issue #16: a 100-column terminal or mail shows it whole). */
+export const STATUS_COLUMNS = 100;
+
+/** Narrowest the host column gets before the table is allowed past STATUS_COLUMNS. */
+const MIN_HOST_COLUMN = 16;
+
+/**
+ * The terminal view, at most STATUS_COLUMNS wide: the summary, listeners and last reload; the
+ * per-host table (long host names shortened in the middle); then refusals and failures by
+ * outcome, each with its count, the newest and the hosts.
+ */
 export function describeStatus(report: StatusReport, nowSeconds: number, url: string): string[] {
-  const summary = statusSummary(report, nowSeconds).map(([k, v]) => `${k} ${v}`).join(', ');
-  const table = statusTable(report, nowSeconds);
   // Label values are printed, not interpreted: no terminal escape sequence gets through.
   const text = (s: string): string => s.replace(/\p{Cc}/gu, '?');
-  const grid = [table.columns.map((c) => c.title), ...table.rows.map((r) => r.map((c) => c.text)), table.total.map((c) => c.text)]
-    .map((r) => r.map(text));
-  const widths = table.columns.map((_, i) => Math.max(...grid.map((r) => (r[i] ?? '').length)));
+  const summary = statusSummary(report, nowSeconds).map(([k, v]) => `${k} ${v}`).join(', ');
+  const lines = [
+    ...wrapText(text(`${url}: ${summary}`), STATUS_COLUMNS, '  '),
+    ...wrapText(text(`listeners: ${describeListeners(report.listeners)}`), STATUS_COLUMNS, '  '),
+    ...wrapText(text(`last reload: ${describeReload(report.reload, nowSeconds).text}`), STATUS_COLUMNS, '  '),
+    '',
+    ...hostLines(report, nowSeconds, text),
+  ];
+  const outcomes = outcomeRows(report);
+  for (const kind of ['refused', 'failed'] as const) {
+    const rows = outcomes.filter((r) => r.kind === kind);
+    if (rows.length === 0) continue;
+    lines.push('', kind === 'refused' ? 'refused (the policy, a limit or the client said no):' : 'failed (the upstream could not be reached):');
+    const width = Math.max(...rows.map((r) => r.outcome.length));
+    const countWidth = Math.max(...rows.map((r) => String(r.count).length));
+    for (const r of rows) {
+      const last = r.lastSeconds === null ? '' : `  last ${formatAgo(nowSeconds - r.lastSeconds)}`;
+      const hosts = r.hosts.map((h) => `${shortenMiddle(h.host, 60)} ${h.count}`).join(', ');
+      const head = `  ${r.outcome.padEnd(width)}  ${String(r.count).padStart(countWidth)}`;
+      lines.push(...wrapText(text(`${head}${last}  ${hosts}`), STATUS_COLUMNS, ' '.repeat(head.length + 2)));
+    }
+  }
+  return lines;
+}
+
+/** The per-host table without the "last" column (the outcome lines have it), fitted to STATUS_COLUMNS. */
+function hostLines(report: StatusReport, nowSeconds: number, text: (s: string) => string): string[] {
+  const table = statusTable(report, nowSeconds);
+  const keep = table.columns.map((c, i) => [c, i] as const).filter(([c]) => c.key !== 'last_failure');
+  const pick = (cells: readonly StatusCell[]): string[] => keep.map(([, i]) => text(cells[i]?.text ?? ''));
+  const grid = [keep.map(([c]) => c.title), ...table.rows.map(pick), pick(table.total)];
+  const widths = keep.map((_, j) => Math.max(...grid.map((r) => (r[j] ?? '').length)));
+  const others = widths.slice(1).reduce((a, w) => a + w + 2, 0);
+  const hostWidth = Math.min(widths[0] ?? 0, Math.max(MIN_HOST_COLUMN, STATUS_COLUMNS - others));
+  widths[0] = hostWidth;
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (table.columns[i]?.numeric === true ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  const lines = [text(`${url}: ${summary}`), '', line(grid[0] ?? [])];
-  for (const r of grid.slice(1, -1)) lines.push(line(r));
+    cells.map((c, j) => (j === 0 ? shortenMiddle(c, hostWidth).padEnd(hostWidth) : c.padStart(widths[j] ?? 0))).join('  ').trimEnd();
+  const lines = grid.slice(0, -1).map(line);
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   lines.push(line(grid[grid.length - 1] ?? []));
   const dns = resolverLines(report);
-  if (dns.length > 0) lines.push('', 'dns lookups by resolver:', ...dns.map((l) => `  ${text(l)}`));
+  if (dns.length > 0) lines.push('', 'dns lookups by resolver:', ...dns.flatMap((l) => wrapText(`  ${text(l)}`, STATUS_COLUMNS, '    ')));
   return lines;
 }

@@ -1,25 +1,19 @@
 // Reads and parses the config file; validation and defaults are in schema.ts (STYLE §5).
 
-import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type YAMLError } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { notTextReason, readConfigText } from './file-text.js';
 import { validateConfig } from './schema.js';
+import { locateYamlError } from './yaml-position.js';
 import type { Config } from './types.js';
 
 /**
  * Reads, parses and validates the config file. Resolves to a deep-frozen Config; rejects with a
- * ConfigError listing every problem as `file:line:col: path: message`. An unreadable file is
- * one problem at 1:1 ("cannot read config: ENOENT").
+ * ConfigError listing every problem as `file:line:col: path: message`. A file that cannot be
+ * read, or is not text, is one problem without a position ("file: cannot read config: no such file").
  */
 export async function loadConfig(file: string): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : String(err);
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read config: ${code}` }], { cause: err });
-  }
-  return loadConfigText(text, file);
+  return loadConfigText(await readConfigText(file), file);
 }
 
 /**
@@ -29,26 +23,35 @@ export async function loadConfig(file: string): Promise<Config> {
  * only add confusing follow-on problems.
  */
 export function loadConfigText(text: string, file: string): Config {
+  const binary = notTextReason(text);
+  if (binary !== undefined) throw new ConfigError([{ file, line: 0, col: 0, path: '', message: binary }]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => yamlProblem(e, doc.contents, lines, file));
+  const yamlProblems = unique([...doc.errors, ...doc.warnings].map((e) => yamlProblem(text, e, doc.contents, lines, file)));
   if (yamlProblems.length > 0) throw new ConfigError(yamlProblems);
   const result = validateConfig(doc.contents, lines, file);
   if (!result.ok) throw new ConfigError(result.problems);
   return result.config;
 }
 
-/** yaml's own messages, with a plainer wording for the codes operators meet most. */
-const YAML_MESSAGES: Partial<Record<YAMLError['code'], string>> = {
-  DUPLICATE_KEY: 'duplicate key: each key may appear once in a mapping',
-  MULTIPLE_DOCS: 'more than one YAML document ("---"): the config is a single document',
-  TAB_AS_INDENT: 'tabs are not allowed for indentation; use spaces',
-};
+function yamlProblem(text: string, e: YAMLError, root: unknown, lines: LineCounter, file: string): ConfigProblem {
+  const { offset, message } = locateYamlError(text, e);
+  const { line, col } = lines.linePos(offset);
+  // A mis-indented line is parsed into the wrong mapping (or into a multi-line key): a key path
+  // would name where the parser put it, not where the operator meant it.
+  const path = message.startsWith('indentation:') ? '' : pathAt(root, offset, '');
+  return { file, line, col, path, message: `YAML: ${message}` };
+}
 
-function yamlProblem(e: YAMLError, root: unknown, lines: LineCounter, file: string): ConfigProblem {
-  const { line, col } = lines.linePos(e.pos[0]);
-  const path = pathAt(root, e.pos[0], '');
-  return { file, line, col, path, message: `YAML: ${YAML_MESSAGES[e.code] ?? e.message}` };
+/** The same problem reported twice (yaml gives two errors for one over-indented line) is kept once. */
+function unique(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.line}:${p.col}:${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** The key path of the innermost key or item whose source range holds `offset` ('' if none). */

@@ -6,6 +6,7 @@ import { isAlias, isMap, isNode, isScalar, isSeq, type LineCounter } from 'yaml'
 import type { ConfigProblem } from '../errors.js';
 import { parseCidr, parseHostPort, type HostPortOptions, type Parsed } from './address.js';
 import { parseDuration } from './duration.js';
+import { closestKey } from './suggest.js';
 import type { Cidr, HostPort } from './types.js';
 
 /** Node timers fire at once for delays above this; no duration may exceed it. */
@@ -53,7 +54,9 @@ export function describe(node: unknown): string {
   if (!isScalar(node) || node.value === null) return 'nothing';
   const v = node.value;
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
+  // As written: `account: 012345678901` is the number 12345678901 to YAML, but the operator
+  // wrote (and looks for) 012345678901.
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${node.source ?? String(v)}`;
   return 'an unsupported value';
 }
 
@@ -77,7 +80,9 @@ export function readMap(ctx: Ctx, at: At, keys: readonly string[]): Fields | und
     }
     const path = at.path === '' ? key : `${at.path}.${key}`;
     if (!keys.includes(key)) {
-      ctx.report({ node: pair.key, path, pos: keyPos }, `unknown key (expected one of: ${keys.join(', ')})`);
+      const guess = closestKey(key, keys);
+      const hint = guess === undefined ? '' : `; did you mean ${guess}?`;
+      ctx.report({ node: pair.key, path, pos: keyPos }, `unknown key${hint} (expected one of: ${keys.join(', ')})`);
       continue;
     }
     fields.set(key, { node: pair.value, path, pos: startOf(pair.value, keyPos) });

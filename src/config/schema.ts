@@ -6,11 +6,12 @@ import { isMap, isScalar, type LineCounter } from 'yaml';
 import type { ConfigProblem } from '../errors.js';
 import { addressesOverlap, formatHostPort, ipBytes, normalizeHostPattern } from './address.js';
 import { formatDuration } from './duration.js';
+import { bareAddressFix, bareListenHint, listenListForm } from './listen-forms.js';
 import {
   ALL_PARAMS, PRESETS, PROVIDERS, checkParamValue, isProvider, presetHosts, presetLabel, presetOrigin,
 } from '../registry/presets.js';
 import {
-  type At, Ctx, readMap, field, readList, list, scalar, readString, parsedAt, int, readBool, oneOf, duration, hostPort, readCidr, nonEmptyList, expected,
+  type At, Ctx, describe, readMap, field, readList, list, scalar, readString, parsedAt, int, readBool, oneOf, duration, hostPort, readCidr, nonEmptyList, expected,
   readEntries,
 } from './node-reader.js';
 import type {
@@ -103,7 +104,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
 
   if (!f.has('listen')) ctx.report(at, 'missing listen: at least one listener address is required');
   const listen = field(ctx, f, 'listen', (c, a) =>
-    nonEmptyList(c, a, readList(c, a, readListener), 'at least one listener is required'));
+    isScalar(a.node) ? listenNotAList(c, a) : nonEmptyList(c, a, readList(c, a, readListener), 'at least one listener is required'));
   const metrics = field(ctx, f, 'metrics', readMetrics);
   const log = field(ctx, f, 'log', (c, a) => {
     const m = readMap(c, a, ['level']);
@@ -162,10 +163,22 @@ interface ReadListener {
   readonly addressAt: At;
 }
 
+/** `listen: ":443"` (an nginx or HAProxy habit): the list form to write instead. */
+function listenNotAList(ctx: Ctx, at: At): undefined {
+  const v = scalar(at);
+  const fix = bareAddressFix(v, '0.0.0.0') ?? (typeof v === 'string' ? v : '0.0.0.0:443');
+  return ctx.report(at, `expected a list of listeners, got ${describe(at.node)}; write ${listenListForm(fix)}`);
+}
+
 function readListener(ctx: Ctx, at: At): ReadListener | undefined {
+  if (isScalar(at.node)) {
+    const v = scalar(at);
+    const fix = bareAddressFix(v, '0.0.0.0') ?? (typeof v === 'string' ? v : '0.0.0.0:443');
+    return ctx.report(at, `expected a listener mapping, got ${describe(at.node)}; write - address: "${fix}"`);
+  }
   const f = readMap(ctx, at, ['address', 'protocol', 'proxy_protocol', 'proxy_protocol_from']);
   if (f === undefined) return undefined;
-  const address = field(ctx, f, 'address', hostPort({ requireIp: true, allowPortZero: true }));
+  const address = field(ctx, f, 'address', listenAddress('0.0.0.0', 'every address'));
   const d = DEFAULTS.listener;
   const protocol = field(ctx, f, 'protocol', oneOf(['tls', 'http'] as const)) ?? d.protocol;
   const proxyProtocol = field(ctx, f, 'proxy_protocol', readBool) ?? d.proxyProtocol;
@@ -179,9 +192,20 @@ function readListener(ctx: Ctx, at: At): ReadListener | undefined {
 function readMetrics(ctx: Ctx, at: At): { address: HostPort | undefined; at: At | undefined } | undefined {
   const f = readMap(ctx, at, ['address']);
   if (f === undefined) return undefined;
-  const address = field(ctx, f, 'address', hostPort({ requireIp: true, allowPortZero: true }));
+  const address = field(ctx, f, 'address', listenAddress('127.0.0.1', 'loopback'));
   return f.has('address') && address === undefined ? undefined : { address, at: f.get('address') };
 }
+
+/**
+ * A listener or metrics address ("ip:port"); one written without an IP (":443", "*:443", 443)
+ * gets the fix spelled out, with `host` for a listener's every-address or metrics' loopback.
+ */
+const listenAddress = (host: string, what: string) => (ctx: Ctx, at: At): HostPort | undefined => {
+  const fix = bareAddressFix(scalar(at), host);
+  if (fix === undefined) return hostPort({ requireIp: true, allowPortZero: true })(ctx, at);
+  const written = typeof scalar(at) === 'string' ? JSON.stringify(scalar(at)) : `the number ${String(scalar(at))}`;
+  return ctx.report(at, host === '0.0.0.0' ? bareListenHint(written, fix) : `${written} has no IP address; write "${fix}" (${what})`);
+};
 
 function readClients(ctx: Ctx, at: At): { allow: readonly Cidr[] | null } | undefined {
   const f = readMap(ctx, at, ['allow']);
@@ -328,7 +352,12 @@ function readPreset(ctx: Ctx, at: At): ReadPreset | undefined {
 function readParam(ctx: Ctx, at: At): string | undefined {
   const v = scalar(at);
   if (typeof v === 'boolean') return String(v);
-  return readString(ctx, at, 'a string (quote numbers such as account IDs)');
+  if (typeof v === 'number' && isScalar(at.node)) {
+    // YAML reads 012345678901 as the number 12345678901: show what was written, quoted.
+    const written = at.node.source ?? String(v);
+    return ctx.report(at, `expected a string, got the number ${written}; quote it: "${written}"`);
+  }
+  return readString(ctx, at, 'a string');
 }
 
 /**

@@ -39,14 +39,14 @@ export class Reloader {
   }
 
   async #reload(): Promise<void> {
-    const { configReloads } = this.#daemon.metrics;
+    const { metrics } = this.#daemon;
     try {
       const config = await loadConfig(this.#file);
       const summary = await this.#daemon.reload(config);
-      configReloads.inc({ result: 'success' });
+      metrics.recordReload('success');
       this.#log.info({ config: this.#file, ...summary }, 'reloaded');
     } catch (err) {
-      configReloads.inc({ result: 'failure' });
+      metrics.recordReload('failure');
       const problem = err instanceof Error ? err.message : String(err); // a ConfigError's is file:line:col
       this.#log.error({ config: this.#file, problem }, 'reload rejected: keeping the running configuration');
     }

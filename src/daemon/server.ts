@@ -10,10 +10,11 @@ import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
 import type { ClientSlots } from '../decide/client-slots.js';
 import { describeRouteTarget, routeResolver, Router } from '../decide/router.js';
-import { errorCode } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
+import { bindFailure } from './bind-error.js';
+import { sameSocketAddress } from '../config/socket-unit.js';
 import { FdWatch } from './fd-watch.js';
 import type { RouteRow } from '../observe/status-page.js';
 import type { InheritedSocket } from './socket-activation.js';
@@ -62,6 +63,22 @@ function listenerInfo(lc: ListenerConfig, label: string, port: number): Listener
   };
 }
 
+/** Whether systemd's socket `s` is the one listener `lc` asks for (same bound address and port). */
+function inheritedMatches(s: InheritedSocket, lc: ListenerConfig): boolean {
+  return sameSocketAddress({ host: unmapIPv4(s.bound.address), port: s.bound.port }, lc.address);
+}
+
+/** The startup error for inherited sockets that match no listener: both sides, and the two fixes. */
+function unmatchedSocketsMessage(unmatched: readonly InheritedSocket[], config: Config): string {
+  const sockets = unmatched.map((s) => `${formatAddress(unmapIPv4(s.bound.address), s.bound.port)} (fd ${s.fd})`).join(', ');
+  const listen = config.listen.map((l) => formatHostPort(l.address)).join(', ');
+  const first = unmatched[0];
+  const add = first === undefined ? '' : formatAddress(unmapIPv4(first.bound.address), first.bound.port);
+  return `systemd passed socket(s) ${sockets} that match no listen entry of ${config.file} (${listen}); ` +
+    `add { address: "${add}" } to listen, or make the socket unit's ListenStream= match listen ` +
+    `(sni-forwarder check -c ${config.file} --unit /lib/systemd/system/sni-forwarder.socket compares them)`;
+}
+
 /** How a Daemon is started; every field has a default. */
 export interface DaemonOptions {
   /** The metrics to count in (default: a fresh registry). */
@@ -77,7 +94,7 @@ export interface DaemonOptions {
 /** Binds the metrics HTTP server on the configured address, with a clear error. */
 export async function listenMetrics(http: MetricsServer, config: Config, log: Logger): Promise<AddressInfo> {
   const bound = await http.listen(config.metrics.address).catch((err: unknown) => {
-    throw new Error(`cannot listen on metrics address ${formatHostPort(config.metrics.address)}: ${errorCode(err)}`, { cause: err });
+    throw new Error(bindFailure(`metrics address ${formatHostPort(config.metrics.address)}`, config.metrics.address.port, err), { cause: err });
   });
   log.info({ address: formatAddress(bound.address, bound.port) }, 'metrics listening');
   return bound;
@@ -95,6 +112,7 @@ export interface ReloadSummary {
   readonly kept: readonly string[];
   /** Kept listeners whose settings (protocol, proxy_protocol, ...) changed: applied to new connections. */
   readonly changed: readonly string[];
+  /** Host patterns in force, as `check` counts them. */
   readonly routes: number;
 }
 
@@ -163,15 +181,14 @@ export class Daemon {
   }
 
   async #start(config: Config): Promise<void> {
+    // A socket systemd passed that no listener takes would be closed, leaving its port dead while
+    // the daemon reports ready (issue #16): refuse to start instead, before binding anything.
+    const unmatched = this.#inherited.filter((s) => !config.listen.some((lc) => inheritedMatches(s, lc)));
+    if (unmatched.length > 0) throw new Error(unmatchedSocketsMessage(unmatched, config));
     if (this.#http !== null) {
       this.#metricsAddress = await listenMetrics(this.#http, config, this.#log);
     }
     await this.#bindMissing(config.listen);
-    for (const unused of this.#inherited) {
-      this.#log.warn({ fd: unused.fd, name: unused.name }, 'inherited socket matches no listener: closing it');
-      unused.server.close();
-    }
-    this.#inherited.length = 0;
     this.#apply(config, null);
     this.#sampler = setInterval(() => {
       for (const c of this.#open.list()) c.flushBytes();
@@ -179,7 +196,10 @@ export class Daemon {
     this.#sampler.unref();
     this.#fdWatch = FdWatch.start(this.#log);
     this.#ready = true;
-    this.#log.info({ routes: config.routes.length, resolvers: this.#env?.resolvers.describe() ?? {} }, 'ready');
+    this.metrics.ready.set(1);
+    // `routes` counts host patterns, the number `check` prints as "routes (N)" and the status
+    // page as "Routes (N)"; a YAML route item with two hosts is two routes.
+    this.#log.info({ routes: this.#env?.router.routes.length ?? 0, resolvers: this.#env?.resolvers.describe() ?? {} }, 'ready');
   }
 
   /**
@@ -202,7 +222,7 @@ export class Daemon {
     if (old !== null && !isDeepStrictEqual(old.metrics, config.metrics)) {
       this.#log.warn({ running: formatHostPort(old.metrics.address), configured: formatHostPort(config.metrics.address) }, 'metrics.address changes take effect on restart');
     }
-    return { added, removed, kept, changed, routes: config.routes.length };
+    return { added, removed, kept, changed, routes: this.#env?.router.routes.length ?? 0 };
   }
 
   /**
@@ -235,6 +255,7 @@ export class Daemon {
     for (const r of router.routes) this.metrics.touchHost(r.pattern);
     this.metrics.setRoutes(router.routes.map((r) => ({ host: r.pattern, resolver: routeResolver(r) })));
     this.metrics.maxConnections.set(config.limits.maxConnections);
+    this.metrics.setListeners([...this.#listeners.values()].map((l) => ({ listener: l.label, protocol: l.config.protocol, inherited: l.inherited })));
     this.#log.level = config.log.level;
     this.#env = {
       router,
@@ -277,7 +298,7 @@ export class Daemon {
     }
     const server = createServer({ allowHalfOpen: true, noDelay: true });
     const bound = await new Promise<AddressInfo>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`cannot listen on ${label}: ${errorCode(err)}`, { cause: err })));
+      server.once('error', (err) => reject(new Error(bindFailure(label, lc.address.port, err), { cause: err })));
       server.listen({ port: lc.address.port, host: lc.address.host, backlog: LISTEN_BACKLOG }, () => {
         server.removeAllListeners('error');
         resolve(server.address() as AddressInfo);
@@ -292,7 +313,7 @@ export class Daemon {
    * separator of LISTEN_FDNAMES.)
    */
   #takeInherited(lc: ListenerConfig): InheritedSocket | undefined {
-    const i = this.#inherited.findIndex((s) => s.bound.port === lc.address.port && unmapIPv4(s.bound.address) === lc.address.host);
+    const i = this.#inherited.findIndex((s) => inheritedMatches(s, lc));
     return i === -1 ? undefined : this.#inherited.splice(i, 1)[0];
   }
 
@@ -330,6 +351,7 @@ export class Daemon {
    */
   async stop(drainMs: number): Promise<void> {
     this.#ready = false;
+    this.metrics.ready.set(0);
     this.#log.info({ open: this.#open.size, drainMs }, 'shutting down');
     this.#closeListeners([...this.#listeners.keys()]);
     let deadline: NodeJS.Timeout | undefined;

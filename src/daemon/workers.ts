@@ -161,7 +161,7 @@ export async function runPrimary(file: string, config: Config, log: Logger): Pro
     ready.add(w.id);
     if (!announced && ready.size >= count) {
       announced = true;
-      log.info({ workers: count }, 'ready');
+      log.info({ workers: count, routes: routes.length }, 'ready');
     }
   });
   cluster.on('exit', (w: Worker, code: number | null, signal: string | null) => {

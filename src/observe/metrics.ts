@@ -33,6 +33,10 @@ export class Metrics {
   readonly maxConnections: Gauge;
   readonly lastFailure: Gauge<'host' | 'outcome'>;
   readonly logLinesDropped: Counter;
+  readonly ready: Gauge;
+  readonly listenerInfo: Gauge<'listener' | 'protocol' | 'inherited'>;
+  readonly lastReloadSuccessful: Gauge;
+  readonly lastReload: Gauge<'result'>;
 
   /** `version` labels sni_forwarder_build_info (the package.json version; "unknown" if not given). */
   constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean; version?: string } = {}) {
@@ -125,6 +129,35 @@ export class Metrics {
       help: 'Log lines dropped because stdout (the journal) did not take them fast enough.',
       registers,
     });
+    this.ready = new Gauge({
+      name: `${PREFIX}ready`,
+      help: '1 while the daemon accepts connections (what /readyz answers), 0 while starting or draining.',
+      // Across a cluster: ready only when every worker is.
+      aggregator: 'min',
+      registers,
+    });
+    this.listenerInfo = new Gauge({
+      name: `${PREFIX}listener_info`,
+      help: 'Always 1, one series per listener bound now: its configured address, protocol, and whether systemd passed the socket.',
+      labelNames: ['listener', 'protocol', 'inherited'],
+      // Every worker serves the same listeners.
+      aggregator: 'max',
+      registers,
+    });
+    this.lastReloadSuccessful = new Gauge({
+      name: `${PREFIX}config_last_reload_successful`,
+      help: '1 when the running configuration is the file as last read (start or reload), 0 after a rejected reload.',
+      aggregator: 'min',
+      registers,
+    });
+    this.lastReload = new Gauge({
+      name: `${PREFIX}config_last_reload_timestamp_seconds`,
+      help: 'Unix time of the last configuration reload (SIGHUP), by result.',
+      labelNames: ['result'],
+      aggregator: 'max',
+      registers,
+    });
+    this.lastReloadSuccessful.set(1);
     // Make the zero values visible from the start, so rate() and alerts work before traffic.
     for (const result of ['success', 'failure']) this.configReloads.inc({ result }, 0);
     this.active.set({ host: '' }, 0);
@@ -152,6 +185,19 @@ export class Metrics {
   setRoutes(routes: readonly { readonly host: string; readonly resolver: string | null }[]): void {
     this.routeInfo.reset();
     for (const r of routes) this.routeInfo.set({ host: r.host, resolver: r.resolver ?? '' }, 1);
+  }
+
+  /** Records a reload's result: the counter, the time of the last one of that result, and whether the file is in force. */
+  recordReload(result: 'success' | 'failure', nowMs: number = Date.now()): void {
+    this.configReloads.inc({ result });
+    this.lastReload.set({ result }, nowMs / 1000);
+    this.lastReloadSuccessful.set(result === 'success' ? 1 : 0);
+  }
+
+  /** Publishes the listeners bound now (after start and after each reload), replacing the previous set. */
+  setListeners(listeners: readonly { readonly listener: string; readonly protocol: string; readonly inherited: boolean }[]): void {
+    this.listenerInfo.reset();
+    for (const l of listeners) this.listenerInfo.set({ listener: l.listener, protocol: l.protocol, inherited: String(l.inherited) }, 1);
   }
 
   /** Counts one finished connection; a failure also stamps its time (`nowMs`, default now). */

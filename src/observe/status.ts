@@ -1,7 +1,7 @@
 // The status view shared by the page on the metrics address (GET /) and `sni-forwarder status`:
 // both are built from the /metrics exposition alone, so a cluster primary's aggregate works the
 // same as a single process. Pure: samples in, a report and a table of display strings out.
-import { OUTCOMES } from '../errors.js';
+import { FAILURE_OUTCOMES, OUTCOMES } from '../errors.js';
 import type { Sample } from './exposition.js';
 
 const PREFIX = 'sni_forwarder_';
@@ -22,11 +22,35 @@ export interface HostStatus {
   readonly downloadBytes: number;
   readonly active: number;
   readonly forwarded: number;
-  /** Connections closed with each non-forwarded outcome seen (zero counts left out). */
+  /** Connections refused, by outcome (the policy, a limit or the client said no; zero counts left out). */
   readonly refused: Readonly<Record<string, number>>;
+  /** Connections that failed, by outcome (dns_failure, upstream_unreachable; zero counts left out). */
+  readonly failed: Readonly<Record<string, number>>;
+  /** The newest refusal or failure. */
   readonly lastFailure: LastFailure | null;
   /** The resolver its route uses (sni_forwarder_route_info); "" for an IP address upstream, null if unknown. */
   readonly resolver: string | null;
+  /** The newest time of each refusal and failure outcome seen. */
+  readonly lastByOutcome: Readonly<Record<string, number>>;
+}
+
+/** A listener as sni_forwarder_listener_info describes it. */
+export interface ListenerStatus {
+  readonly listener: string;
+  readonly protocol: string;
+  /** The socket came from systemd (socket activation). */
+  readonly inherited: boolean;
+}
+
+/** The configuration's reload history since start, from the config_* metrics. */
+export interface ReloadStatus {
+  /** False after a rejected reload: the running configuration is not the file as it is now. Null if not exported. */
+  readonly inForce: boolean | null;
+  readonly successes: number;
+  readonly failures: number;
+  /** Unix time of the last reload of each result, null if none since start. */
+  readonly lastSuccessSeconds: number | null;
+  readonly lastFailureSeconds: number | null;
 }
 
 /** Lookups one configured resolver counted (sni_forwarder_dns_lookups_total), by result. */
@@ -43,8 +67,14 @@ export interface StatusReport {
   /** Hosts by name, "" (no route) last. */
   readonly hosts: readonly HostStatus[];
   readonly totals: HostStatus;
-  /** Non-forwarded outcomes with a non-zero count, in the Outcome union's order. */
+  /** Refusal outcomes with a non-zero count, in the Outcome union's order. */
   readonly refusedOutcomes: readonly string[];
+  /** Failure outcomes (FAILURE_OUTCOMES) with a non-zero count, in the Outcome union's order. */
+  readonly failedOutcomes: readonly string[];
+  /** sni_forwarder_ready (1 = accepting); null when absent. */
+  readonly ready: boolean | null;
+  readonly listeners: readonly ListenerStatus[];
+  readonly reload: ReloadStatus;
   /** process_start_time_seconds; null when absent (a cluster primary omits it). */
   readonly startTimeSeconds: number | null;
   /** The `version` label of sni_forwarder_build_info, when exported. */
@@ -60,12 +90,19 @@ interface MutableHost {
   active: number;
   forwarded: number;
   refused: Record<string, number>;
+  failed: Record<string, number>;
   lastFailure: LastFailure | null;
+  lastByOutcome: Record<string, number>;
   resolver: string | null;
 }
 
 function emptyHost(host: string): MutableHost {
-  return { host, uploadBytes: 0, downloadBytes: 0, active: 0, forwarded: 0, refused: {}, lastFailure: null, resolver: null };
+  return { host, uploadBytes: 0, downloadBytes: 0, active: 0, forwarded: 0, refused: {}, failed: {}, lastFailure: null, lastByOutcome: {}, resolver: null };
+}
+
+/** Whether a non-forwarded outcome is a failure (else a refusal). */
+export function isFailure(outcome: string): boolean {
+  return FAILURE_OUTCOMES.some((o) => o === outcome);
 }
 
 const LOOKUP_RESULTS = ['hit', 'miss', 'stale', 'failure'] as const;
@@ -91,6 +128,11 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
   let startTimeSeconds: number | null = null;
   let version: string | null = null;
   const resolvers = new Map<string, { -readonly [K in keyof ResolverStatus]: ResolverStatus[K] }>();
+  let ready: boolean | null = null;
+  const listeners: ListenerStatus[] = [];
+  const reload: { -readonly [K in keyof ReloadStatus]: ReloadStatus[K] } = {
+    inForce: null, successes: 0, failures: 0, lastSuccessSeconds: null, lastFailureSeconds: null,
+  };
   for (const s of samples) {
     switch (s.name) {
       case `${PREFIX}route_info`: {
@@ -119,7 +161,10 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
         const outcome = s.labels['outcome'];
         if (h === undefined || outcome === undefined) break;
         if (outcome === 'forwarded') h.forwarded += s.value;
-        else if (s.value !== 0) h.refused[outcome] = (h.refused[outcome] ?? 0) + s.value;
+        else if (s.value !== 0) {
+          const into = isFailure(outcome) ? h.failed : h.refused;
+          into[outcome] = (into[outcome] ?? 0) + s.value;
+        }
         break;
       }
       case `${PREFIX}active_connections`: {
@@ -132,8 +177,31 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
         const outcome = s.labels['outcome'];
         if (h === undefined || outcome === undefined) break;
         if (h.lastFailure === null || s.value > h.lastFailure.atSeconds) h.lastFailure = { outcome, atSeconds: s.value };
+        h.lastByOutcome[outcome] = Math.max(h.lastByOutcome[outcome] ?? 0, s.value);
         break;
       }
+      case `${PREFIX}ready`:
+        if (Number.isFinite(s.value)) ready = s.value >= 1;
+        break;
+      case `${PREFIX}listener_info`: {
+        const listener = s.labels['listener'];
+        if (listener !== undefined && s.value >= 1) {
+          listeners.push({ listener, protocol: s.labels['protocol'] ?? '', inherited: s.labels['inherited'] === 'true' });
+        }
+        break;
+      }
+      case `${PREFIX}config_last_reload_successful`:
+        if (Number.isFinite(s.value)) reload.inForce = s.value >= 1;
+        break;
+      case `${PREFIX}config_reloads_total`:
+        if (s.labels['result'] === 'success') reload.successes = s.value;
+        else if (s.labels['result'] === 'failure') reload.failures = s.value;
+        break;
+      case `${PREFIX}config_last_reload_timestamp_seconds`:
+        if (!Number.isFinite(s.value) || s.value <= 0) break;
+        if (s.labels['result'] === 'success') reload.lastSuccessSeconds = s.value;
+        else if (s.labels['result'] === 'failure') reload.lastFailureSeconds = s.value;
+        break;
       case 'process_start_time_seconds':
         if (Number.isFinite(s.value)) startTimeSeconds = s.value;
         break;
@@ -153,6 +221,8 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
     totals.active += h.active;
     totals.forwarded += h.forwarded;
     for (const [o, n] of Object.entries(h.refused)) totals.refused[o] = (totals.refused[o] ?? 0) + n;
+    for (const [o, n] of Object.entries(h.failed)) totals.failed[o] = (totals.failed[o] ?? 0) + n;
+    for (const [o, at] of Object.entries(h.lastByOutcome)) totals.lastByOutcome[o] = Math.max(totals.lastByOutcome[o] ?? 0, at);
     if (h.lastFailure !== null && (totals.lastFailure === null || h.lastFailure.atSeconds > totals.lastFailure.atSeconds)) {
       totals.lastFailure = h.lastFailure;
     }
@@ -161,133 +231,24 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
     hosts: list,
     totals,
     refusedOutcomes: Object.keys(totals.refused).sort(outcomeOrder),
+    failedOutcomes: Object.keys(totals.failed).sort(outcomeOrder),
+    ready,
+    listeners: listeners.sort((a, b) => (a.listener < b.listener ? -1 : a.listener > b.listener ? 1 : 0)),
+    reload,
     startTimeSeconds,
     version,
     resolvers: [...resolvers.values()],
   };
 }
 
-/** One table cell: the text shown, and for figures the exact number behind it. */
-export interface StatusCell {
-  readonly text: string;
-  readonly value?: number;
-  /** Longer form of the text (an absolute time, exact bytes), for a tooltip. */
-  readonly title?: string;
-}
-
-/** A column: its heading, whether it holds figures (right-aligned), and a stable key. */
-export interface StatusColumn {
-  readonly key: string;
-  readonly title: string;
-  readonly numeric: boolean;
-}
-
-/** The per-host table both views draw: one row per host, then the totals row. */
-export interface StatusTable {
-  readonly columns: readonly StatusColumn[];
-  readonly rows: readonly (readonly StatusCell[])[];
-  readonly total: readonly StatusCell[];
-}
-
-/** The table for `report` as of `nowSeconds` (unix time; "last failure" is shown relative to it). */
-export function statusTable(report: StatusReport, nowSeconds: number): StatusTable {
-  const columns: StatusColumn[] = [
-    { key: 'host', title: 'host', numeric: false },
-    { key: 'resolver', title: 'resolver', numeric: false },
-    { key: 'upload', title: 'upload', numeric: true },
-    { key: 'download', title: 'download', numeric: true },
-    { key: 'active', title: 'active', numeric: true },
-    { key: 'forwarded', title: 'forwarded', numeric: true },
-    ...report.refusedOutcomes.map((o) => ({ key: `refused:${o}`, title: o, numeric: true })),
-    { key: 'last_failure', title: 'last failure', numeric: false },
-  ];
-  const row = (h: HostStatus, name: string, total = false): StatusCell[] => [
-    { text: name },
-    { text: total ? '' : h.resolver === null || h.resolver === '' ? '-' : h.resolver },
-    bytesCell(h.uploadBytes),
-    bytesCell(h.downloadBytes),
-    countCell(h.active),
-    countCell(h.forwarded),
-    ...report.refusedOutcomes.map((o) => countCell(h.refused[o] ?? 0)),
-    h.lastFailure === null
-      ? { text: '-' }
-      : {
-          text: `${h.lastFailure.outcome}, ${formatAgo(nowSeconds - h.lastFailure.atSeconds)}`,
-          value: h.lastFailure.atSeconds,
-          title: formatTime(h.lastFailure.atSeconds),
-        },
-  ];
-  return {
-    columns,
-    rows: report.hosts.map((h) => row(h, h.host === '' ? UNROUTED_LABEL : h.host)),
-    total: row(report.totals, 'total', true),
-  };
-}
-
-function bytesCell(n: number): StatusCell {
-  return { text: formatBytes(n), value: n, title: `${n} bytes` };
-}
-
-function countCell(n: number): StatusCell {
-  return { text: String(n), value: n };
-}
-
-/** Bytes in binary units to three figures or so: "512 B", "1.50 KiB", "20.3 GiB", "117 MiB". */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[i]}`;
-}
-
-/** A past interval, coarsely: "12 s ago", "5 min ago", "3 h ago", "2 d ago" (negative: "0 s ago"). */
-export function formatAgo(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86_400)} d ago`;
-}
-
-/** A duration to the two largest units: "45 s", "3 min 12 s", "5 h 3 min", "2 d 4 h". */
-export function formatUptime(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  const parts: [number, string][] = [[Math.floor(s / 86_400), 'd'], [Math.floor(s / 3600) % 24, 'h'], [Math.floor(s / 60) % 60, 'min'], [s % 60, 's']];
-  const first = parts.findIndex(([n]) => n > 0);
-  if (first === -1) return '0 s';
-  return parts.slice(first, first + 2).filter(([n], i) => i === 0 || n > 0).map(([n, u]) => `${n} ${u}`).join(' ');
-}
-
-/** A unix time as "2026-11-28 10:40:12 UTC": stable, sortable, independent of the viewer's locale. */
-export function formatTime(unixSeconds: number): string {
-  const d = new Date(Math.floor(unixSeconds) * 1000);
-  return Number.isNaN(d.getTime()) ? '-' : `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
-}
-
-/** The summary above the table as "key value" pairs; version and uptime only when the metrics have them. */
-export function statusSummary(report: StatusReport, nowSeconds: number): [string, string][] {
-  const t = report.totals;
-  const refused = Object.values(t.refused).reduce((a, b) => a + b, 0);
-  const pairs: [string, string][] = [];
-  if (report.version !== null) pairs.push(['version', report.version]);
-  if (report.startTimeSeconds !== null) {
-    pairs.push(['up', `${formatUptime(nowSeconds - report.startTimeSeconds)} (since ${formatTime(report.startTimeSeconds)})`]);
-  }
-  pairs.push(
-    ['active', String(t.active)],
-    ['forwarded', String(t.forwarded)],
-    ['refused', String(refused)],
-    ['upload', formatBytes(t.uploadBytes)],
-    ['download', formatBytes(t.downloadBytes)],
-  );
-  return pairs;
-}
-
-/** One line per resolver: "NAME: hit N, miss N, stale N, failure N" (for `status` and the page). */
+/**
+ * One line per resolver, "NAME: hit N, miss N, stale N, failure N; routes A, B", naming the
+ * route hosts it serves (sni_forwarder_route_info), for `status`.
+ */
 export function resolverLines(report: StatusReport): string[] {
-  return report.resolvers.map((r) => `${r.resolver}: ${LOOKUP_RESULTS.map((k) => `${k} ${r[k]}`).join(', ')}`);
+  return report.resolvers.map((r) => {
+    const routes = report.hosts.filter((h) => h.resolver === r.resolver).map((h) => h.host);
+    const counts = LOOKUP_RESULTS.map((k) => `${k} ${r[k]}`).join(', ');
+    return `${r.resolver}: ${counts}${routes.length === 0 ? '' : `; routes ${routes.join(', ')}`}`;
+  });
 }

@@ -2,6 +2,7 @@
 // warnings on stderr, exit codes, and output that parses as a hosts file.
 import { isIP } from 'node:net';
 import t from 'tap';
+import { warningLines } from '../../src/commands/output.js';
 import { runCli, writeConfig } from '../helpers/daemon.js';
 
 const YAML = [
@@ -30,10 +31,10 @@ await t.test('hosts: exact names sorted, the wildcard as a warning with its dnsm
     '203.0.113.10 harbor.internal.example',
     '203.0.113.10 registry.example.com',
   ]));
-  t.equal(r.stderr, lines([
-    'warning: *.s3.example.com is a wildcard and cannot be written in a hosts file; add each name you use ' +
-      '("203.0.113.10 NAME.s3.example.com"), or let dnsmasq cover it with "address=/s3.example.com/203.0.113.10", which ' + S3_NOTE,
-  ]));
+  t.equal(r.stderr, lines(warningLines('*.s3.example.com is a wildcard and cannot be written in a hosts file; add each name you use ' +
+      '("203.0.113.10 NAME.s3.example.com"), or let dnsmasq cover it with "address=/s3.example.com/203.0.113.10", which ' + S3_NOTE)));
+  t.ok(r.stderr.split('\n').every((l) => l.length <= 100), 'wrapped at 100 columns');
+  t.match(r.stderr, /^sni-forwarder: warning: \*\.s3\.example\.com is a wildcard/);
 });
 
 await t.test('hosts --format dnsmasq: host-record for exact names, address= for the wildcard, no warnings', async (t) => {
@@ -95,8 +96,32 @@ await t.test('hosts warns when no tls listener is on port 443', async (t) => {
     '# Append to the client\'s hosts file (/etc/hosts; on Windows C:\\Windows\\System32\\drivers\\etc\\hosts).',
     '10.0.0.5 a.example.com',
   ]));
-  t.equal(r.stderr, 'warning: no tls listener on port 443 (127.0.0.1:8443 tls); clients redirected by name connect to port 443, ' +
-    'so forward that port to the listener\n');
+  t.equal(r.stderr, [
+    'sni-forwarder: warning: no tls listener on port 443 (127.0.0.1:8443 tls); clients redirected by name',
+    '  connect to port 443, so forward that port to the listener',
+    '',
+  ].join('\n'));
+});
+
+await t.test('hosts warns about names shared by other traffic, such as S3\'s regional endpoint', async (t) => {
+  const ecr = writeConfig('listen:\n  - address: "0.0.0.0:443"\npresets:\n  - provider: aws-ecr\n    region: eu-west-1\n    account: "123456789012"\n' +
+    'routes:\n  - hosts: ["storage.googleapis.com", "registry.example.com"]\n');
+  const r = await runCli(['hosts', '--address', '10.0.0.5', '-c', ecr]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, '\n10.0.0.5 s3.eu-west-1.amazonaws.com\n', 'the name is still written');
+  const tail = 'leave it out unless the registry needs it (sni-forwarder probe REGISTRY shows which names a pull uses)';
+  t.equal(r.stderr, lines([
+    ...warningLines('s3.eu-west-1.amazonaws.com is shared by other traffic: redirecting it sends every path-style S3 request ' +
+      `in eu-west-1 (any bucket, any account) from the client through the forwarder, not only the registry's; ${tail}`),
+    ...warningLines('storage.googleapis.com is shared by other traffic: redirecting it sends every Cloud Storage request ' +
+      `(any bucket, any project) from the client through the forwarder, not only the registry's; ${tail}`),
+  ]), 'one warning per shared name, none for the registry\'s own names');
+  t.ok(r.stderr.split('\n').every((l) => l.length <= 100), 'every line fits 100 columns');
+  t.equal(r.stderr.split('\n').filter((l) => l.startsWith('sni-forwarder: warning: ')).length, 2);
+  const dnsmasq = await runCli(['hosts', '--address', '10.0.0.5', '--format', 'dnsmasq', '-c', writeConfig(
+    'listen:\n  - address: "0.0.0.0:443"\nroutes:\n  - hosts: ["*.s3.us-east-1.amazonaws.com"]\n')]);
+  t.match(dnsmasq.stderr, /^sni-forwarder: warning: \*\.s3\.us-east-1\.amazonaws\.com is shared by other traffic: redirecting it\n {2}sends every virtual-hosted S3 request in us-east-1/,
+    'dnsmasq writes wildcards, so they are checked too');
 });
 
 const badAddresses: [string, RegExp][] = [
@@ -121,7 +146,7 @@ await t.test('hosts without --address or with an unknown --format is a usage err
   t.match(missing.stderr, /required option '--address <ip>' not specified/);
   const format = await runCli(['hosts', '--address', '10.0.0.5', '--format', 'unbound', '-c', file]);
   t.equal(format.code, 1);
-  t.match(format.stderr, /Allowed choices are hosts, dnsmasq/);
+  t.equal(format.stderr, 'sni-forwarder: --format "unbound": expected one of hosts, dnsmasq\n');
   t.equal(format.stdout, '');
 });
 

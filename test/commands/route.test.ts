@@ -163,7 +163,7 @@ await t.test('route --json: the same facts for scripts', async (t) => {
   });
   const refused = await runCli(['route', 'nope.example.org', '-c', file, '--json']);
   t.equal(refused.code, 1);
-  t.strictSame(JSON.parse(refused.stdout), { result: 'no_route', host: 'nope.example.org', closest: [], notes: [] });
+  t.strictSame(JSON.parse(refused.stdout), { result: 'no_route', host: 'nope.example.org', closest: [], otherRegion: [], notes: [] });
 });
 
 await t.test('route with default resolver and no upstream_networks', async (t) => {
@@ -195,15 +195,29 @@ await t.test('route on an invalid config: the ConfigError, exit 1, nothing on st
   const bad = writeConfig('listen:\n  - address: "127.0.0.1:8443"\nroutes:\n  - hosts: ["a.*.example"]\n');
   const r = await runCli(['route', 'a.example', '-c', bad]);
   t.equal(r.code, 1);
-  t.match(r.stderr, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:13: routes\\[0\\]\\.hosts\\[0\\]: `));
+  t.match(r.stderr, new RegExp(`^sni-forwarder: ${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:4:13: routes\\[0\\]\\.hosts\\[0\\]: `));
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
   t.equal(r.stdout, '');
+});
+
+await t.test('route: a name allowed in another region says so', async (t) => {
+  const regional = writeConfig('listen:\n  - address: "0.0.0.0:443"\npresets:\n  - provider: aliyun-acr\n    region: cn-beijing\n    network: vpc\n');
+  const r = await runCli(['route', 'registry-vpc.cn-shanghai.aliyuncs.com', '-c', regional]);
+  t.equal(r.code, 1);
+  t.match(r.stdout, '\nnote: registry-vpc.cn-shanghai.aliyuncs.com differs from registry-vpc.cn-beijing.aliyuncs.com only by region ' +
+    '(cn-shanghai here, cn-beijing allowed by preset aliyun-acr region=cn-beijing network=vpc); to allow it, add a route for it ' +
+    'or a preset with region cn-shanghai\n');
+  const json = await runCli(['route', 'x.oss-cn-shanghai-internal.aliyuncs.com', '--json', '-c', regional]);
+  const e = JSON.parse(json.stdout) as { otherRegion: unknown[] };
+  t.same(e.otherRegion, [{ pattern: '*.oss-cn-beijing-internal.aliyuncs.com', origin: 'preset aliyun-acr region=cn-beijing network=vpc', region: 'cn-shanghai', allowedRegion: 'cn-beijing' }]);
+  const typo = await runCli(['route', 'registry-vcp.cn-beijing.aliyuncs.com', '--json', '-c', regional]);
+  t.same((JSON.parse(typo.stdout) as { otherRegion: unknown[] }).otherRegion, [], 'a typo is not a region');
 });
 
 await t.test('route on a missing config file: one line, exit 1', async (t) => {
   const r = await runCli(['route', 'a.example', '-c', '/nonexistent/sni-forwarder.yaml']);
   t.equal(r.code, 1);
-  t.match(r.stderr, /^\/nonexistent\/sni-forwarder\.yaml:1:1: .*ENOENT/);
+  t.equal(r.stderr, 'sni-forwarder: /nonexistent/sni-forwarder.yaml: cannot read config: no such file\n');
 });
 
 await t.test('route without HOST is a usage error, exit 1', async (t) => {

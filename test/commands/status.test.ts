@@ -27,6 +27,29 @@ await t.test('metrics.address: wildcards are asked on loopback', (t) => {
   t.end();
 });
 
+await t.test('status fits 100 columns: long names shortened in the middle, refusals apart from failures', async (t) => {
+  const m = new Metrics(new Registry(), { defaultMetrics: false, version: '1.2.3' });
+  const long = `${'a'.repeat(70)}.registry-vpc.cn-beijing.aliyuncs.com`;
+  m.touchHost(long);
+  m.ready.set(1);
+  m.setListeners([{ listener: '0.0.0.0:443', protocol: 'tls', inherited: true }]);
+  m.bytes.inc({ host: long, direction: 'download' }, 5 * 1024 ** 4);
+  for (const o of ['not_allowed', 'no_sni', 'not_tls', 'client_denied', 'limit', 'hello_timeout', 'loop', 'bad_proxy_header'] as const) {
+    m.countOutcome('', o, 1_000_000);
+  }
+  m.countOutcome(long, 'dns_failure', 1_000_000);
+  m.countOutcome(long, 'upstream_unreachable', 1_000_000);
+  m.recordReload('failure', 1_000_000);
+  const lines = describeStatus(buildStatusReport(parseExposition(await m.registry.metrics())), 1042, 'http://127.0.0.1:9464/metrics');
+  t.ok(lines.every((l) => l.length <= 100), `widest line ${Math.max(...lines.map((l) => l.length))}`);
+  const row = lines.find((l) => l.startsWith('aaaa'));
+  t.match(row, /^a+…[a-z.-]*\.aliyuncs\.com +0 B +5\.00 TiB +0 +0 +0 +2$/, 'the host shortened in the middle, the figures whole');
+  t.equal(lines.indexOf('failed (the upstream could not be reached):') > lines.indexOf('refused (the policy, a limit or the client said no):'), true);
+  t.same(lines.filter((l) => /^ {2}(dns_failure|upstream_unreachable) /.test(l)).length, 2, 'the two failures under failed');
+  t.same(lines.filter((l) => /^ {2}(not_allowed|no_sni|not_tls|client_denied|limit|hello_timeout|loop|bad_proxy_header) /.test(l)).length, 8);
+  t.match(lines.join('\n'), /\nlisteners: 0\.0\.0\.0:443 tls \(from systemd\)\nlast reload: REJECTED 42 s ago/);
+});
+
 await t.test('the text table is aligned, numbers to the right, and control characters never reach the terminal', async (t) => {
   const m = new Metrics(new Registry(), { defaultMetrics: false, version: '1.2.3' });
   m.touchHost('registry.example.com');
@@ -43,18 +66,24 @@ await t.test('the text table is aligned, numbers to the right, and control chara
   const report = buildStatusReport(parseExposition(await m.registry.metrics()));
   const lines = describeStatus(report, 1042, 'http://127.0.0.1:9464/metrics');
   t.same(lines, [
-    'http://127.0.0.1:9464/metrics: version 1.2.3, active 0, forwarded 1, refused 1, upload 0 B, download 118 MiB',
+    'http://127.0.0.1:9464/metrics: version 1.2.3, ready NO, active 0, forwarded 1, refused 1, failed 0,',
+    '  upload 0 B, download 118 MiB',
+    'listeners: -',
+    'last reload: none since start',
     '',
-    'host                  resolver  upload  download  active  forwarded  not_allowed  last failure',
-    'registry.example.com  aws          0 B   118 MiB       0          1            0  -',
-    'x?[2Jy                -            0 B       0 B       0          0            0  -',
-    '(no route)            -            0 B       0 B       0          0            1  not_allowed, 42 s ago',
-    '--------------------  --------  ------  --------  ------  ---------  -----------  ---------------------',
-    'total                              0 B   118 MiB       0          1            1  not_allowed, 42 s ago',
+    'host                  upload  download  active  forwarded  refused  failed',
+    'registry.example.com     0 B   118 MiB       0          1        0       0',
+    'x?[2Jy                   0 B       0 B       0          0        0       0',
+    '(no route)               0 B       0 B       0          0        1       0',
+    '--------------------  ------  --------  ------  ---------  -------  ------',
+    'total                    0 B   118 MiB       0          1        1       0',
     '',
     'dns lookups by resolver:',
     '  default: hit 0, miss 0, stale 0, failure 0',
-    '  aws: hit 0, miss 1, stale 0, failure 0',
+    '  aws: hit 0, miss 1, stale 0, failure 0; routes registry.example.com',
     '  e?[2J: hit 1, miss 0, stale 0, failure 0',
+    '',
+    'refused (the policy, a limit or the client said no):',
+    '  not_allowed  1  last 42 s ago  (no route) 1',
   ]);
 });

@@ -32,7 +32,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     name: 'unknown top-level key',
     text: L + R + 'listen_on: "0.0.0.0:443"\n',
     want: [
-      'c.yaml:5:1: listen_on: unknown key (expected one of: listen, metrics, log, workers, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
+      'c.yaml:5:1: listen_on: unknown key; did you mean listen? (expected one of: listen, metrics, log, workers, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
     ],
   },
   {
@@ -53,7 +53,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     name: 'wrong type: list expected',
     text: 'listen: "127.0.0.1:8443"\n' + R,
     want: [
-      'c.yaml:1:9: listen: expected a list, got the string "127.0.0.1:8443"',
+      'c.yaml:1:9: listen: expected a list of listeners, got the string "127.0.0.1:8443"; write listen: [{ address: "127.0.0.1:8443" }] (a list: one "- address:" entry per listener)',
     ],
   },
   {
@@ -376,6 +376,60 @@ const CASES: { name: string; text: string; want: string[] }[] = [
       'c.yaml:9:15: routes[1].upstream: "x": expected host:port',
     ],
   },
+  // ---- nginx and HAProxy habits (issue #16) ----
+  {
+    name: 'listen written as one address, nginx style',
+    text: 'listen: ":443"\n' + R,
+    want: ['c.yaml:1:9: listen: expected a list of listeners, got the string ":443"; write listen: [{ address: "0.0.0.0:443" }] (a list: one "- address:" entry per listener)'],
+  },
+  {
+    name: 'listen as a list of strings',
+    text: 'listen: ["0.0.0.0:443"]\n' + R,
+    want: ['c.yaml:1:10: listen[0]: expected a listener mapping, got the string "0.0.0.0:443"; write - address: "0.0.0.0:443"'],
+  },
+  {
+    name: 'listener address without an IP: ":443", "*:443" and 443',
+    text: 'listen:\n  - address: ":443"\n  - address: "*:8443"\n  - address: 80\n' + R,
+    want: [
+      'c.yaml:2:14: listen[0].address: ":443" has no IP address (nginx\'s "listen 443" and HAProxy\'s "bind :443" mean every address); write "0.0.0.0:443" for every IPv4 address, and add "[::]:443" for IPv6',
+      'c.yaml:3:14: listen[1].address: "*:8443" has no IP address (nginx\'s "listen 8443" and HAProxy\'s "bind :8443" mean every address); write "0.0.0.0:8443" for every IPv4 address, and add "[::]:8443" for IPv6',
+      'c.yaml:4:14: listen[2].address: the number 80 has no IP address (nginx\'s "listen 80" and HAProxy\'s "bind :80" mean every address); write "0.0.0.0:80" for every IPv4 address, and add "[::]:80" for IPv6',
+    ],
+  },
+  {
+    name: 'metrics address without an IP suggests loopback',
+    text: L + R + 'metrics:\n  address: ":9464"\n',
+    want: ['c.yaml:6:12: metrics.address: ":9464" has no IP address; write "127.0.0.1:9464" (loopback)'],
+  },
+  {
+    name: 'a typo in a key suggests the closest valid key',
+    text: L + R + 'resolvr:\n  timeout: 2s\nlimits:\n  idle-timeout: 5m\n  maxconnections: 5\n',
+    want: [
+      'c.yaml:5:1: resolvr: unknown key; did you mean resolver? (expected one of: listen, metrics, log, workers, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
+      'c.yaml:8:3: limits.idle-timeout: unknown key; did you mean idle_timeout? (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client, client_ipv6_prefix)',
+      'c.yaml:9:3: limits.maxconnections: unknown key; did you mean max_connections? (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client, client_ipv6_prefix)',
+    ],
+  },
+  {
+    name: 'YAML: a line indented deeper than a key with a value is pointed at, not the line above',
+    text: L + 'resolver:\n  timeout: 2s\n   prefer: ipv4\n' + R,
+    want: ['c.yaml:5:4: YAML: indentation: this line is indented deeper than the key above it, which already has a value; line it up with that key'],
+  },
+  {
+    name: 'YAML: a key indented less than its siblings is pointed at its first character',
+    text: L + 'limits:\n  idle_timeout: 5m\n\n  # a comment\n max_connections: 5\n' + R,
+    want: ['c.yaml:7:2: YAML: indentation: this line does not start in the same column as the lines above it at its level; line it up with them'],
+  },
+  {
+    name: 'YAML: a route key out of line with the item above',
+    text: L + 'routes:\n  - hosts: [a.example]\n   upstream: "10.0.0.1:443"\n',
+    want: ['c.yaml:5:4: YAML: indentation: this line is not in the column of the keys of the list item above; line it up with them, or start a new item with "- "'],
+  },
+  {
+    name: 'YAML: an unclosed quote is pointed at where it opens, not at the end of the file',
+    text: L + 'routes:\n  - hosts: [a.example]\n    upstream: "10.0.0.1:443\n',
+    want: ['c.yaml:5:15: routes[0].upstream: YAML: this quoted string is not closed: add the closing "'],
+  },
 ];
 
 await t.test('every class of config mistake is reported with file:line:col and key path', (t) => {
@@ -408,12 +462,19 @@ await t.test('a problem is one line, whatever characters its key or value holds'
   t.end();
 });
 
-await t.test('a missing or unreadable file is one problem at 1:1', async (t) => {
+await t.test('a missing or unreadable file is one problem about the whole file, without a position', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sni-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const missing = join(dir, 'nope.yaml');
-  await t.rejects(loadConfig(missing), { name: 'ConfigError', message: `${missing}:1:1: cannot read config: ENOENT` });
-  await t.rejects(loadConfig(dir), { name: 'ConfigError', message: `${dir}:1:1: cannot read config: EISDIR` });
+  await t.rejects(loadConfig(missing), { name: 'ConfigError', message: `${missing}: cannot read config: no such file`, line: 0 });
+  await t.rejects(loadConfig(dir), { name: 'ConfigError', message: `${dir}: cannot read config: is a directory; name the YAML file in it` });
+  await t.rejects(loadConfig(join(missing, 'x.yaml')), { message: `${join(missing, 'x.yaml')}: cannot read config: no such file` });
+});
+
+await t.test('text with control bytes is not a YAML text file; the message shows no bytes', (t) => {
+  t.same(configProblems('listen:\n\u0000\u0001\u0002ELF'), ['c.yaml: not a YAML text file (control byte 0x00 at offset 8): is it the right file?']);
+  t.same(configProblems('a: "\u007f"\n'), ['c.yaml: not a YAML text file (control byte 0x7f at offset 4): is it the right file?']);
+  t.end();
 });
 
 await t.test('a minimal config gets every default', async (t) => {

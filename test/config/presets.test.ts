@@ -60,7 +60,7 @@ const ERRORS: { name: string; text: string; want: string[] }[] = [
     text: L + 'presets:\n  - provider: aws-ecr\n    region: us-east-1\n    account: "12345678901"\n  - provider: aws-ecr\n    region: us-east-1\n    account: 123456789012\n',
     want: [
       'c.yaml:6:14: presets[0].account: "12345678901" is not a 12-digit account ID (quoted) such as "123456789012"',
-      'c.yaml:9:14: presets[1].account: expected a string (quote numbers such as account IDs), got number 123456789012',
+      'c.yaml:9:14: presets[1].account: expected a string, got the number 123456789012; quote it: "123456789012"',
     ],
   },
   {

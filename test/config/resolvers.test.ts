@@ -104,7 +104,7 @@ const ERRORS: { name: string; text: string; want: string[] }[] = [
   {
     name: 'an unknown key inside a named resolver',
     text: L + 'resolvers:\n  aws:\n    server: ["10.0.0.2"]\nroutes:\n  - hosts: ["a.example.com"]\n',
-    want: ['c.yaml:5:5: resolvers.aws.server: unknown key (expected one of: servers, prefer, timeout, min_ttl, max_ttl, negative_ttl)'],
+    want: ['c.yaml:5:5: resolvers.aws.server: unknown key; did you mean servers? (expected one of: servers, prefer, timeout, min_ttl, max_ttl, negative_ttl)'],
   },
   {
     name: 'resolvers must be a non-empty mapping',

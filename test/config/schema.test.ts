@@ -50,7 +50,7 @@ await t.test('presets count as routes: a config with presets and no routes is va
   const bad = validate('listen:\n  - address: "127.0.0.1:0"\npresets:\n  - region: 1\n    colour: red\n');
   t.same(bad.ok ? [] : bad.problems.map((p) => `${p.path}: ${p.message}`), [
     'presets[0]: missing provider (one of: aliyun-acr, aws-ecr, dockerhub, ghcr, gar, quay, azure-acr, harbor)',
-    'presets[0].region: expected a string (quote numbers such as account IDs), got number 1',
+    'presets[0].region: expected a string, got the number 1; quote it: "1"',
     'presets[0].colour: unknown key (expected one of: provider, resolver, region, network, edition, instance, account, dualstack, aws_s3_host, location, name, storage_account, host, storage)',
   ]);
   t.end();

@@ -28,9 +28,13 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the CLI to completion with `args`. */
-export async function runCli(args: readonly string[], timeoutMs = 20_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() });
+/**
+ * Runs the CLI to completion with `args`; `prefix` runs it under another command, e.g.
+ * `['setpriv', '--reuid=nobody', ...]`.
+ */
+export async function runCli(args: readonly string[], timeoutMs = 20_000, prefix: readonly string[] = []): Promise<CliResult> {
+  const argv = [...prefix, process.execPath, CLI, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });

@@ -25,7 +25,7 @@ await t.test('GET / renders the registry and the routes of the moment', async (t
   m.countOutcome('a.test', 'upstream_unreachable');
   const second = await (await fetch(`${base}/?x=1`)).text();
   t.match(second, '<code>10.0.0.2:443</code>', 'asked again on every request');
-  t.match(second, 'data-key="refused:upstream_unreachable" data-value="1"', 'and the metrics too');
+  t.match(second, 'data-key="failed" data-value="1"', 'and the metrics too');
 });
 
 await t.test('a failing metrics source is a 500 with the reason, not a crash', async (t) => {
@@ -41,7 +41,7 @@ await t.test('a foreign exposition is rendered escaped', async (t) => {
   const base = await serve(t, { contentType: 'text/plain', metrics: () => Promise.resolve(text) });
   const html = await (await fetch(`${base}/`)).text();
   t.notMatch(html, '<img');
-  t.match(html, '<td data-key="host">&lt;img src=x&gt;</td>');
+  t.match(html, '<td class="name" data-key="host" title="&lt;img src=x&gt;">&lt;img src=x&gt;</td>');
   t.match(html, 'Routes are not available here.');
 });
 

@@ -27,7 +27,7 @@ await t.test('label values and routes are escaped wherever they appear', async (
   const html = await page(HOSTILE);
   t.notMatch(html, /<script/i, 'no script element');
   t.notMatch(html, ':443 <b>', 'no markup from a route target');
-  t.match(html, `<td data-key="host">${ESCAPED}</td>`, 'the host cell');
+  t.match(html, `<td class="name" data-key="host" title="${ESCAPED}">${ESCAPED}</td>`, 'the host cell and its title');
   t.match(html, `data-host="${ESCAPED}"`, 'the row attribute');
   t.match(html, `<code>${ESCAPED}:443 &lt;b&gt;</code>`, 'the route target');
   t.match(html, `&quot;${ESCAPED}&quot;`, 'the route origin');
@@ -42,10 +42,25 @@ await t.test('a self-contained page that refreshes itself', async (t) => {
   t.notMatch(html, /<script|<link|<img|<iframe|src=|url\(|@import/i, 'nothing loaded, nothing run');
   t.same([...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1]), ['/metrics'], 'the one link is relative');
   t.match(html, '<td data-key="last_failure" data-value="1000000" title="1970-01-12 13:46:40 UTC">upstream_unreachable, 10 s ago</td>');
-  t.match(html, '<td class="n bad" data-key="refused:upstream_unreachable" data-value="1">1</td>', 'a failure count stands out');
-  t.match(html, '<th class="group" colspan="1">refused or failed</th>');
-  t.match(html, '<th class="n" data-key="refused:upstream_unreachable">upstream_<wbr>unreachable</th>', 'long outcome names may wrap');
+  t.match(html, '<td class="n bad" data-key="failed" data-value="1" title="upstream_unreachable 1">1</td>', 'a failure count stands out, its outcome in the title');
+  t.match(html, '<td class="n" data-key="refused" data-value="0">0</td>', 'refusals apart from failures');
+  t.match(html, '<tr data-outcome="upstream_unreachable"><td data-key="outcome"><code>upstream_unreachable</code></td><td data-key="kind">failed</td>' +
+    '<td class="n" data-key="count" data-value="1">1</td><td data-key="last" title="1970-01-12 13:46:40 UTC">10 s ago</td>' +
+    '<td class="wrap" data-key="hosts">a.<wbr>test 1</td></tr>', 'the outcome table');
   t.match(html, '<h2>Routes (1)</h2>');
+  t.match(html, '<dd id="listeners">-</dd>');
+  t.match(html, '<p class="alert" id="not-ready">', 'a daemon whose ready gauge is 0 says so');
+});
+
+await t.test('a rejected reload is an alert at the top', async (t) => {
+  const m = new Metrics(new Registry(), { defaultMetrics: false });
+  m.ready.set(1);
+  m.recordReload('failure', 1_000_000_000);
+  const html = renderStatusPage(buildStatusReport(parseExposition(await m.registry.metrics())), [], 1_000_003);
+  t.match(html, '<p class="alert" id="reload-rejected">Last reload REJECTED 3 s ago (1970-01-12 13:46:40 UTC, 1 since start): ' +
+    'the daemon runs the configuration it had before; the journal says why (&quot;reload rejected&quot;).</p>');
+  t.match(html, '<dd id="reload" class="bad">REJECTED 3 s ago');
+  t.notMatch(html, 'id="not-ready"');
 });
 
 await t.test('routes: none configured, or not known', async (t) => {
@@ -53,6 +68,7 @@ await t.test('routes: none configured, or not known', async (t) => {
   const m = new Metrics(new Registry(), { defaultMetrics: false });
   const html = renderStatusPage(buildStatusReport(parseExposition(await m.registry.metrics())), null, 0);
   t.match(html, 'Routes are not available here.');
-  t.match(html, '<tr data-host=""><td data-key="host">(no route)</td>', 'a fresh daemon has the unrouted row');
-  t.notMatch(html, 'refused or failed', 'no failure columns before any failure');
+  t.match(html, '<tr data-host=""><td class="name" data-key="host" title="(no route)">(no route)</td>', 'a fresh daemon has the unrouted row');
+  t.match(html, '<p class="muted" id="outcomes">None since start.</p>', 'no outcome table before any refusal or failure');
+  t.same(html.match(/<th[ >]/g)?.length, 8, 'the host table has its fixed columns');
 });

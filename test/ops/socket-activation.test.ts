@@ -190,23 +190,27 @@ await t.test('two sockets go to the listen entries with their addresses, whateve
   t.equal(await d.stop(), 0);
 });
 
-await t.test('a socket that matches no listen entry is closed with a warning', { skip }, async (t) => {
+await t.test('a socket that matches no listen entry stops the start with an error naming both addresses', { skip }, async (t) => {
   const [inheritedPort, configuredPort] = [await freePort(), await freePort()];
-  const d = new Activated(['-l', `127.0.0.1:${inheritedPort}`], configFor([`127.0.0.1:${configuredPort}`]));
+  const file = configFor([`127.0.0.1:${configuredPort}`]);
+  const d = new Activated(['-l', `127.0.0.1:${inheritedPort}`], file);
   t.teardown(() => d.stop());
   await d.listening(`127.0.0.1:${inheritedPort}`);
   // A plain TCP connection triggers the start; it is lost with the socket, which is expected.
   const trigger = connect(inheritedPort, '127.0.0.1');
   trigger.on('error', () => {});
   t.teardown(() => trigger.destroy());
-  const warn = await d.line((l) => l.msg === 'inherited socket matches no listener: closing it');
-  t.equal(warn['fd'], 3);
-  await d.line((l) => l.msg === 'ready');
-  const listening = d.lines.find((l) => l.msg === 'listening');
-  t.equal(listening?.['listener'], `127.0.0.1:${configuredPort}`);
-  t.equal(listening?.['inherited'], false, 'the configured address is bound by the daemon itself');
-  t.equal(await hello(configuredPort), 'hello from activated\n');
-  t.equal(await d.stop(), 0);
+  const fatal = await d.line((l) => l.msg === 'cannot start');
+  t.equal(fatal['level'], 60);
+  t.equal(fatal['problem'], `systemd passed socket(s) 127.0.0.1:${inheritedPort} (fd 3) that match no listen entry of ${file} ` +
+    `(127.0.0.1:${configuredPort}); add { address: "127.0.0.1:${inheritedPort}" } to listen, or make the socket unit's ListenStream= ` +
+    `match listen (sni-forwarder check -c ${file} --unit /lib/systemd/system/sni-forwarder.socket compares them)`);
+  t.equal(await d.exited, 1, 'exit 1: systemd sees the failure');
+  t.notOk(d.lines.some((l) => l.msg === 'ready' || l.msg === 'listening'), 'nothing was bound, nothing reported ready');
+  t.equal(d.stderr.includes('{'), false, 'the fatal line is on stdout with the others');
+  const probe = connect(configuredPort, '127.0.0.1');
+  const [err] = (await once(probe, 'error')) as [NodeJS.ErrnoException];
+  t.equal(err.code, 'ECONNREFUSED', 'the configured address was not bound either');
 });
 
 await t.test('SIGHUP applies changed settings to an inherited listener', { skip }, async (t) => {
