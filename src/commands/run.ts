@@ -6,6 +6,7 @@ import { takeInheritedSockets } from '../daemon/socket-activation.js';
 import { onPrimaryMessage, PrimaryClientSlots, reportMetricsToPrimary, runPrimary, tellPrimary, workerCount } from '../daemon/workers.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
+import { chooseDataPath, DATA_PATH_ENV, type DataPathChoice } from '../relay/data-path.js';
 import { packageVersion } from '../version.js';
 
 /**
@@ -21,21 +22,22 @@ export async function runCommand(file: string): Promise<void> {
   const root = createLogger(config.log.level, () => countDrop());
   const log = worker === undefined ? root : root.child({ worker: worker.id });
   crashOnBugs(log);
+  const path = chooseDataPath(config.dataPath, process.env[DATA_PATH_ENV]);
   const workers = workerCount(config);
   if (worker === undefined && workers > 1) {
     if (process.env['LISTEN_FDS'] !== undefined) {
       throw new Error('socket activation (LISTEN_FDS) needs workers: 1; the workers cannot share inherited sockets yet');
     }
-    log.info({ config: file, node: process.version, workers }, 'starting');
+    logStart(log, file, path, workers);
     await runPrimary(file, config, log);
     return;
   }
-  if (worker === undefined) log.info({ config: file, node: process.version }, 'starting');
+  if (worker === undefined) logStart(log, file, path, 1);
   const inherited = worker === undefined ? await takeInheritedSockets() : [];
-  const metrics = new Metrics(undefined, { version: packageVersion() });
+  const metrics = new Metrics(undefined, { version: packageVersion(), dataPath: path.dataPath });
   countDrop = () => metrics.logLinesDropped.inc();
   const daemon = await Daemon.start(config, log, {
-    metrics, inherited, serveMetrics: worker === undefined,
+    metrics, inherited, serveMetrics: worker === undefined, dataPath: path.dataPath,
     ...(worker === undefined ? {} : { clientSlots: new PrimaryClientSlots() }),
   });
   const reloader = new Reloader(file, daemon, log);
@@ -86,6 +88,17 @@ export async function runCommand(file: string): Promise<void> {
   // ('listening') before the primary logs 'ready', so the journal keeps them in that order.
   // A failed flush (stdout gone) must not keep the worker from serving.
   log.flush(() => tellPrimary({ type: 'sni-forwarder:ready' }));
+}
+
+/**
+ * The one start line, with the data path (issue #15: the user-buffer path reaches Node
+ * internals by symbol name, and a silent fallback to streams costs about 2.7x CPU per GiB).
+ */
+function logStart(log: Logger, file: string, path: DataPathChoice, workers: number): void {
+  log.info({ config: file, node: process.version, workers, data_path: path.dataPath, data_path_source: path.source }, 'starting');
+  if (path.fallback) {
+    log.warn({ data_path: path.dataPath, node: process.version }, 'user-buffer reads are not available on this Node.js: relaying on streams');
+  }
 }
 
 /** A bug must crash the process so that systemd (or the primary) restarts it (STYLE §3). */

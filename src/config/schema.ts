@@ -13,7 +13,7 @@ import {
   type At, Ctx, readMap, field, readList, list, scalar, readString, parsedAt, int, readBool, oneOf, duration, hostPort, readCidr, nonEmptyList, expected,
 } from './node-reader.js';
 import type {
-  Cidr, Config, HostPort, LimitsConfig, ListenerConfig, LogLevel, PresetConfig, ResolverConfig, RouteConfig,
+  Cidr, Config, DataPathSetting, HostPort, LimitsConfig, ListenerConfig, LogLevel, PresetConfig, ResolverConfig, RouteConfig,
 } from './types.js';
 
 /** Every default of SPEC §3. `listen` and `routes` have none: they are required. */
@@ -21,6 +21,7 @@ export const DEFAULTS = {
   metricsAddress: { host: '127.0.0.1', port: 9464 },
   logLevel: 'info',
   workers: 1,
+  dataPath: 'auto',
   listener: { protocol: 'tls', proxyProtocol: false, proxyProtocolFrom: [] },
   limits: {
     clientHelloTimeoutMs: 5_000,
@@ -36,12 +37,13 @@ export const DEFAULTS = {
   upstreamNetworks: [],
   presets: [],
 } as const satisfies {
-  metricsAddress: HostPort; logLevel: LogLevel; workers: number; limits: LimitsConfig; resolver: ResolverConfig;
+  metricsAddress: HostPort; logLevel: LogLevel; workers: number; dataPath: DataPathSetting; limits: LimitsConfig; resolver: ResolverConfig;
   listener: Omit<ListenerConfig, 'address'>; clientsAllow: null; upstreamNetworks: readonly Cidr[];
   presets: readonly PresetConfig[];
 };
 
 const MAX_WORKERS = 64;
+const DATA_PATHS: readonly DataPathSetting[] = ['auto', 'streams'];
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -87,7 +89,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     return ctx.report(at, 'empty config: expected a mapping with at least listen and routes');
   }
   const f = readMap(ctx, at, [
-    'listen', 'metrics', 'log', 'workers', 'limits', 'clients', 'resolver', 'upstream_networks', 'presets', 'routes',
+    'listen', 'metrics', 'log', 'workers', 'data_path', 'limits', 'clients', 'resolver', 'upstream_networks', 'presets', 'routes',
   ]);
   if (f === undefined) return undefined;
 
@@ -100,6 +102,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     return m && { level: field(c, m, 'level', oneOf(LOG_LEVELS)) ?? DEFAULTS.logLevel };
   });
   const workers = field(ctx, f, 'workers', readWorkers);
+  const dataPath = field(ctx, f, 'data_path', oneOf(DATA_PATHS));
   const limits = field(ctx, f, 'limits', readLimits);
   const clients = field(ctx, f, 'clients', readClients);
   const resolver = field(ctx, f, 'resolver', readResolver);
@@ -127,6 +130,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     metrics: { address: metricsAddress },
     log: log ?? { level: DEFAULTS.logLevel },
     workers: workers ?? DEFAULTS.workers,
+    dataPath: dataPath ?? DEFAULTS.dataPath,
     limits: limits ?? DEFAULTS.limits,
     clients: clients ?? { allow: DEFAULTS.clientsAllow },
     resolver: resolver ?? DEFAULTS.resolver,

@@ -74,6 +74,12 @@ export interface PresetConfig {
   readonly params: Readonly<Record<string, string>>;
 }
 
+/**
+ * data_path: `auto` relays on the user-buffer path where this Node allows it (else streams, with
+ * a warning); `streams` forces the portable stream path.
+ */
+export type DataPathSetting = 'auto' | 'streams';
+
 export interface Config {
   /** The file this config was read from (for messages). */
   readonly file: string;
@@ -82,6 +88,8 @@ export interface Config {
   readonly log: { readonly level: LogLevel };
   /** Worker processes; 'auto' = number of cores. */
   readonly workers: number | 'auto';
+  /** How bytes are relayed (data_path); read at start, a change needs a restart. */
+  readonly dataPath: DataPathSetting;
   readonly limits: LimitsConfig;
   readonly clients: ClientsConfig;
   readonly resolver: ResolverConfig;

@@ -28,9 +28,9 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the CLI to completion with `args`. */
-export async function runCli(args: readonly string[], timeoutMs = 20_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() });
+/** Runs the CLI to completion with `args` (and `env` added to the environment). */
+export async function runCli(args: readonly string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cliEnv(), ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
