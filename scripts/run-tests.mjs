@@ -1,5 +1,6 @@
 // Runs the compiled tap suite and ends with one plain summary line ("files: N passed, N failed")
-// that CI can read, since tap's own closing line is an object literal.
+// that CI can read, since tap's own closing line is an object literal. Arguments ending in
+// .test.js run only those files (make test-runtimes); other arguments go to tap.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +15,10 @@ function findTests(dir) {
   return out.sort();
 }
 
-const files = findTests('build/test');
-const extra = process.argv.slice(2);
+const args = process.argv.slice(2);
+const chosen = args.filter((a) => a.endsWith('.test.js'));
+const files = chosen.length > 0 ? chosen : findTests('build/test');
+const extra = args.filter((a) => !a.endsWith('.test.js'));
 const started = Date.now();
 const child = spawn('npx', ['tap', ...extra, ...files], { stdio: ['ignore', 'pipe', 'inherit'] });
 let tail = '';
@@ -31,7 +34,7 @@ child.on('close', (code) => {
     const pass = Number(m[2]);
     const skip = Number(m[4] ?? 0);
     const fail = Math.max(Number(m[3] ?? 0), total - pass - skip);
-    console.log(`suite time: ${seconds}s`);
+    console.log(`suite time: ${seconds}s (Node ${process.version}, ${files.length} files)`);
     console.log(`assertions: ${pass} passed, ${fail} failed, ${skip} skipped`);
   } else {
     console.log(`assertions: 0 passed, ${files.length} failed`);

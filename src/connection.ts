@@ -11,7 +11,7 @@ import { screenAnswers } from './decide/special-addresses.js';
 import { ForwardError, errorCode, type Outcome } from './errors.js';
 import { recordAccess, type LogBudget, type Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
-import { relay, type ClientGate, type RelayEnd } from './relay/pipe.js';
+import { relay, type ClientGate, type DataPath, type RelayEnd } from './relay/pipe.js';
 import { httpErrorResponse } from './sniff/http-reply.js';
 import { HttpRequestStream, type HttpRefusal, type HttpRequestInfo } from './sniff/http-requests.js';
 import { IntakeReader, type Intake } from './sniff/intake.js';
@@ -35,6 +35,8 @@ export interface ConnectionEnv {
   readonly isOwnAddress: (address: string, port: number) => boolean;
   /** Open connections, shared by the daemon (limits, live byte counts, drain). */
   readonly open: OpenConnections;
+  /** How relay() moves bytes (chosen once at start: relay/data-path.ts). */
+  readonly dataPath: DataPath;
 }
 
 /** The listener a connection arrived on. */
@@ -386,7 +388,7 @@ export class Connection {
       this.#state = 'relaying';
       const replay = this.#replay;
       this.#replay = EMPTY; // the relay owns the bytes now; do not keep them for the connection's life
-      relay(this.#client, dialed.socket, replay, limits.idleTimeoutMs, (end) => this.#relayEnded(end), 'user-buffers', this.#clientGate());
+      relay(this.#client, dialed.socket, replay, limits.idleTimeoutMs, (end) => this.#relayEnded(end), this.#env.dataPath, this.#clientGate());
     } catch (err) {
       if (err instanceof DialError) {
         this.#attempts = err.attempts;

@@ -99,3 +99,11 @@ export function errorCode(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
   return 'EFAIL';
 }
+
+/**
+ * A mistake in how the daemon was started (an environment variable with a bad value), not a
+ * bug: `run` reports it like a config error, as one sentence without a stack trace.
+ */
+export class SetupError extends Error {
+  override name = 'SetupError';
+}

@@ -4,9 +4,10 @@ import { Reloader } from '../daemon/reload.js';
 import { Daemon } from '../daemon/server.js';
 import { takeInheritedSockets } from '../daemon/socket-activation.js';
 import { onPrimaryMessage, PrimaryClientSlots, reportMetricsToPrimary, runPrimary, tellPrimary, workerCount } from '../daemon/workers.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, SetupError } from '../errors.js';
 import { createLogger, type Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
+import { chooseDataPath, DATA_PATH_ENV, type DataPathChoice } from '../relay/data-path.js';
 import { packageVersion } from '../version.js';
 
 /**
@@ -34,12 +35,12 @@ export async function runCommand(file: string): Promise<void> {
 /**
  * Startup failed (a config error, a port that cannot be bound, sockets that do not match): one
  * `fatal` line with the reason as a sentence in `problem`, then exit 1. The stack is logged
- * (under `err`) only for errors that are not the operator's config.
+ * (under `err`) only for errors that are not the operator's config or environment.
  */
 function failStart(log: Logger, file: string, err: unknown): never {
   const problem = err instanceof Error ? err.message : String(err);
   if (log.level === 'silent') log.level = 'fatal';
-  log.fatal({ config: file, problem, ...(err instanceof ConfigError ? {} : { err }) }, 'cannot start');
+  log.fatal({ config: file, problem, ...(err instanceof ConfigError || err instanceof SetupError ? {} : { err }) }, 'cannot start');
   // pino's destination writes what is buffered synchronously on exit.
   process.exit(1);
 }
@@ -47,21 +48,22 @@ function failStart(log: Logger, file: string, err: unknown): never {
 async function startDaemon(file: string, log: Logger, worker: Worker | undefined, setCountDrop: (count: () => void) => void): Promise<void> {
   const config = await loadConfig(file);
   log.level = config.log.level;
+  const path = chooseDataPath(config.dataPath, process.env[DATA_PATH_ENV]);
   const workers = workerCount(config);
   if (worker === undefined && workers > 1) {
     if (process.env['LISTEN_FDS'] !== undefined) {
       throw new Error('socket activation (LISTEN_FDS) needs workers: 1; the workers cannot share inherited sockets yet');
     }
-    log.info({ config: file, node: process.version, workers }, 'starting');
+    logStart(log, file, path, workers);
     await runPrimary(file, config, log);
     return;
   }
-  if (worker === undefined) log.info({ config: file, node: process.version }, 'starting');
+  if (worker === undefined) logStart(log, file, path, 1);
   const inherited = worker === undefined ? await takeInheritedSockets() : [];
-  const metrics = new Metrics(undefined, { version: packageVersion() });
+  const metrics = new Metrics(undefined, { version: packageVersion(), dataPath: path.dataPath });
   setCountDrop(() => metrics.logLinesDropped.inc());
   const daemon = await Daemon.start(config, log, {
-    metrics, inherited, serveMetrics: worker === undefined,
+    metrics, inherited, serveMetrics: worker === undefined, dataPath: path.dataPath,
     ...(worker === undefined ? {} : { clientSlots: new PrimaryClientSlots() }),
   });
   const reloader = new Reloader(file, daemon, log);
@@ -112,6 +114,17 @@ async function startDaemon(file: string, log: Logger, worker: Worker | undefined
   // ('listening') before the primary logs 'ready', so the journal keeps them in that order.
   // A failed flush (stdout gone) must not keep the worker from serving.
   log.flush(() => tellPrimary({ type: 'sni-forwarder:ready' }));
+}
+
+/**
+ * The one start line, with the data path (issue #15: the user-buffer path reaches Node
+ * internals by symbol name, and a silent fallback to streams costs about 2.7x CPU per GiB).
+ */
+function logStart(log: Logger, file: string, path: DataPathChoice, workers: number): void {
+  log.info({ config: file, node: process.version, workers, data_path: path.dataPath, data_path_source: path.source }, 'starting');
+  if (path.fallback) {
+    log.warn({ data_path: path.dataPath, node: process.version }, 'user-buffer reads are not available on this Node.js: relaying on streams');
+  }
 }
 
 /** A bug must crash the process so that systemd (or the primary) restarts it (STYLE §3). */

@@ -15,7 +15,7 @@ import {
   readEntries,
 } from './node-reader.js';
 import type {
-  Cidr, Config, HostPort, LimitsConfig, ListenerConfig, LogLevel, PresetConfig, ResolverConfig, RouteConfig,
+  Cidr, Config, DataPathSetting, HostPort, LimitsConfig, ListenerConfig, LogLevel, PresetConfig, ResolverConfig, RouteConfig,
 } from './types.js';
 
 /** Every default of SPEC §3. `listen` and `routes` have none: they are required. */
@@ -23,6 +23,7 @@ export const DEFAULTS = {
   metricsAddress: { host: '127.0.0.1', port: 9464 },
   logLevel: 'info',
   workers: 1,
+  dataPath: 'auto',
   listener: { protocol: 'tls', proxyProtocol: false, proxyProtocolFrom: [] },
   limits: {
     clientHelloTimeoutMs: 5_000,
@@ -38,7 +39,7 @@ export const DEFAULTS = {
   upstreamNetworks: [],
   presets: [],
 } as const satisfies {
-  metricsAddress: HostPort; logLevel: LogLevel; workers: number; limits: LimitsConfig; resolver: ResolverConfig;
+  metricsAddress: HostPort; logLevel: LogLevel; workers: number; dataPath: DataPathSetting; limits: LimitsConfig; resolver: ResolverConfig;
   listener: Omit<ListenerConfig, 'address'>; clientsAllow: null; upstreamNetworks: readonly Cidr[];
   presets: readonly PresetConfig[];
 };
@@ -53,6 +54,7 @@ export const DEFAULT_RESOLVER = 'default';
  */
 const RESOLVER_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 const MAX_RESOLVERS = 32;
+const DATA_PATHS: readonly DataPathSetting[] = ['auto', 'streams'];
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
@@ -98,7 +100,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     return ctx.report(at, 'empty config: expected a mapping with at least listen and routes');
   }
   const f = readMap(ctx, at, [
-    'listen', 'metrics', 'log', 'workers', 'limits', 'clients', 'resolver', 'resolvers', 'upstream_networks', 'presets', 'routes',
+    'listen', 'metrics', 'log', 'workers', 'data_path', 'limits', 'clients', 'resolver', 'resolvers', 'upstream_networks', 'presets', 'routes',
   ]);
   if (f === undefined) return undefined;
 
@@ -111,6 +113,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     return m && { level: field(c, m, 'level', oneOf(LOG_LEVELS)) ?? DEFAULTS.logLevel };
   });
   const workers = field(ctx, f, 'workers', readWorkers);
+  const dataPath = field(ctx, f, 'data_path', oneOf(DATA_PATHS));
   const limits = field(ctx, f, 'limits', readLimits);
   const clients = field(ctx, f, 'clients', readClients);
   const resolver = field(ctx, f, 'resolver', (c, a) => readResolver(c, a, DEFAULT_RESOLVER));
@@ -147,6 +150,7 @@ function readConfig(ctx: Ctx, at: At): Config | undefined {
     metrics: { address: metricsAddress },
     log: log ?? { level: DEFAULTS.logLevel },
     workers: workers ?? DEFAULTS.workers,
+    dataPath: dataPath ?? DEFAULTS.dataPath,
     limits: limits ?? DEFAULTS.limits,
     clients: clients ?? { allow: DEFAULTS.clientsAllow },
     resolver: resolver ?? DEFAULTS.resolver,

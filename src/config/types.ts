@@ -80,6 +80,12 @@ export interface PresetConfig {
   readonly resolver: string;
 }
 
+/**
+ * data_path: `auto` relays on the user-buffer path where this Node allows it (else streams, with
+ * a warning); `streams` forces the portable stream path.
+ */
+export type DataPathSetting = 'auto' | 'streams';
+
 export interface Config {
   /** The file this config was read from (for messages). */
   readonly file: string;
@@ -88,6 +94,8 @@ export interface Config {
   readonly log: { readonly level: LogLevel };
   /** Worker processes; 'auto' = number of cores. */
   readonly workers: number | 'auto';
+  /** How bytes are relayed (data_path); read at start, a change needs a restart. */
+  readonly dataPath: DataPathSetting;
   readonly limits: LimitsConfig;
   readonly clients: ClientsConfig;
   /** The unnamed `resolver` (name "default"): routes without `resolver` use it. */

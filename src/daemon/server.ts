@@ -6,6 +6,7 @@ import { formatAddress } from '../connect/dial.js';
 import { ownAddressChecker } from '../connect/loop-guard.js';
 import { ResolverSet } from '../connect/resolver-set.js';
 import { Connection, type ConnectionEnv, type ListenerInfo } from '../connection.js';
+import type { DataPath } from '../relay/pipe.js';
 import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
 import type { ClientSlots } from '../decide/client-slots.js';
@@ -89,6 +90,8 @@ export interface DaemonOptions {
   readonly serveMetrics?: boolean;
   /** Where max_connections_per_client is counted (default: in this process; workers ask the primary). */
   readonly clientSlots?: ClientSlots;
+  /** How connections relay bytes (default user-buffers, where each socket allows it). */
+  readonly dataPath?: DataPath;
 }
 
 /** Binds the metrics HTTP server on the configured address, with a clear error. */
@@ -139,12 +142,14 @@ export class Daemon {
   #ready = false;
   #sampler: NodeJS.Timeout | null = null;
   #metricsAddress: AddressInfo | null = null;
+  readonly #dataPath: DataPath;
 
   private constructor(log: Logger, opts: DaemonOptions) {
     this.#log = log;
     this.metrics = opts.metrics ?? new Metrics();
     this.#open = new OpenConnections(opts.clientSlots);
     this.#inherited = [...(opts.inherited ?? [])];
+    this.#dataPath = opts.dataPath ?? 'user-buffers';
     this.#http = opts.serveMetrics === false
       ? null
       : new MetricsServer(this.metrics.registry, () => this.#ready, () => (this.#env === null ? [] : routeRows(this.#env.router)));
@@ -222,6 +227,9 @@ export class Daemon {
     if (old !== null && !isDeepStrictEqual(old.metrics, config.metrics)) {
       this.#log.warn({ running: formatHostPort(old.metrics.address), configured: formatHostPort(config.metrics.address) }, 'metrics.address changes take effect on restart');
     }
+    if (old !== null && old.dataPath !== config.dataPath) {
+      this.#log.warn({ data_path: this.#dataPath, configured: config.dataPath }, 'data_path changes take effect on restart');
+    }
     return { added, removed, kept, changed, routes: this.#env?.router.routes.length ?? 0 };
   }
 
@@ -268,6 +276,7 @@ export class Daemon {
       upstreamNetworks: config.upstreamNetworks.length > 0 ? new CidrSet(config.upstreamNetworks) : null,
       isOwnAddress: ownAddressChecker([...this.#listeners.values()].map((l) => ({ address: l.bound.address, port: l.bound.port }))),
       open: this.#open,
+      dataPath: this.#dataPath,
     };
     this.#config = config;
   }

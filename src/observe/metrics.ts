@@ -29,7 +29,7 @@ export class Metrics {
   readonly clientHelloBytes: Histogram;
   readonly dnsLookups: Counter<'resolver' | 'result'>;
   readonly routeInfo: Gauge<'host' | 'resolver'>;
-  readonly buildInfo: Gauge<'version' | 'node_version'>;
+  readonly buildInfo: Gauge<'version' | 'node_version' | 'data_path'>;
   readonly maxConnections: Gauge;
   readonly lastFailure: Gauge<'host' | 'outcome'>;
   readonly logLinesDropped: Counter;
@@ -38,8 +38,11 @@ export class Metrics {
   readonly lastReloadSuccessful: Gauge;
   readonly lastReload: Gauge<'result'>;
 
-  /** `version` labels sni_forwarder_build_info (the package.json version; "unknown" if not given). */
-  constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean; version?: string } = {}) {
+  /**
+   * `version` and `dataPath` label sni_forwarder_build_info (the package.json version and the
+   * relay's data path; "unknown" if not given).
+   */
+  constructor(registry: Registry = new Registry(), opts: { defaultMetrics?: boolean; version?: string; dataPath?: string } = {}) {
     this.registry = registry;
     const registers = [registry];
     this.bytes = new Counter({
@@ -104,8 +107,8 @@ export class Metrics {
     });
     this.buildInfo = new Gauge({
       name: `${PREFIX}build_info`,
-      help: 'Always 1; the labels say which version runs on which Node.js.',
-      labelNames: ['version', 'node_version'],
+      help: 'Always 1; the labels say which version runs on which Node.js, relaying on which data path (user-buffers or streams).',
+      labelNames: ['version', 'node_version', 'data_path'],
       // Every worker runs the same build: 1 across a cluster, not the number of workers.
       aggregator: 'max',
       registers,
@@ -115,7 +118,7 @@ export class Metrics {
       help: 'limits.max_connections: open connections allowed at once (per process; summed over workers).',
       registers,
     });
-    this.buildInfo.set({ version: opts.version ?? 'unknown', node_version: process.version }, 1);
+    this.buildInfo.set({ version: opts.version ?? 'unknown', node_version: process.version, data_path: opts.dataPath ?? 'unknown' }, 1);
     this.lastFailure = new Gauge({
       name: `${PREFIX}last_failure_timestamp_seconds`,
       help: 'Unix time of the last connection that ended with this outcome (every outcome but forwarded), by route host.',

@@ -61,13 +61,13 @@ await t.test('property: random text gives a Config or a located ConfigError', (t
   t.end();
 });
 
-const KEYS = ['listen', 'metrics', 'log', 'workers', 'limits', 'clients', 'resolver', 'resolvers', 'default', 'aws', 'upstream_networks', 'presets', 'routes',
+const KEYS = ['listen', 'metrics', 'log', 'workers', 'data_path', 'limits', 'clients', 'resolver', 'resolvers', 'default', 'aws', 'upstream_networks', 'presets', 'routes',
   'address', 'protocol', 'proxy_protocol', 'proxy_protocol_from', 'level', 'client_hello_timeout', 'connect_timeout', 'idle_timeout',
   'drain_timeout', 'max_connections', 'max_connections_per_client', 'client_ipv6_prefix', 'allow', 'servers', 'prefer', 'timeout', 'min_ttl', 'max_ttl',
   'negative_ttl', 'hosts', 'upstream', 'port', 'provider', 'nonsense'];
 const scalar = fc.oneof(
   fc.constantFrom('127.0.0.1:443', '[::1]:8443', '0.0.0.0:0', 'host:99999', '10.0.0.0/8', '::/0', '5s', '10m', '0s', '-1s', '1y',
-    'tls', 'http', 'auto', 'ipv4', 'ipv6', 'info', 'default', 'aws', 'registry.example.com', '*.example.com', '*.*.x', 'docker-hub', 'ghcr'),
+    'tls', 'http', 'auto', 'streams', 'ipv4', 'ipv6', 'info', 'default', 'aws', 'registry.example.com', '*.example.com', '*.*.x', 'docker-hub', 'ghcr'),
   fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 12 }),
 );
 /** A config-shaped value: maps keyed by real config keys, lists and scalars, a few levels deep. */

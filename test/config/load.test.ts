@@ -32,7 +32,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     name: 'unknown top-level key',
     text: L + R + 'listen_on: "0.0.0.0:443"\n',
     want: [
-      'c.yaml:5:1: listen_on: unknown key; did you mean listen? (expected one of: listen, metrics, log, workers, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
+      'c.yaml:5:1: listen_on: unknown key; did you mean listen? (expected one of: listen, metrics, log, workers, data_path, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
     ],
   },
   {
@@ -90,6 +90,18 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     want: [
       'c.yaml:5:10: workers: expected an integer 1..64 or "auto", got number 0',
     ],
+  },
+  {
+    name: 'wrong value: data_path',
+    text: L + R + 'data_path: user-buffers\n',
+    want: [
+      'c.yaml:5:12: data_path: expected one of auto, streams, got the string "user-buffers"',
+    ],
+  },
+  {
+    name: 'data_path: streams is accepted',
+    text: L + R + 'data_path: streams\n',
+    want: ['OK'],
   },
   {
     name: 'non-string key',
@@ -405,7 +417,7 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     name: 'a typo in a key suggests the closest valid key',
     text: L + R + 'resolvr:\n  timeout: 2s\nlimits:\n  idle-timeout: 5m\n  maxconnections: 5\n',
     want: [
-      'c.yaml:5:1: resolvr: unknown key; did you mean resolver? (expected one of: listen, metrics, log, workers, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
+      'c.yaml:5:1: resolvr: unknown key; did you mean resolver? (expected one of: listen, metrics, log, workers, data_path, limits, clients, resolver, resolvers, upstream_networks, presets, routes)',
       'c.yaml:8:3: limits.idle-timeout: unknown key; did you mean idle_timeout? (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client, client_ipv6_prefix)',
       'c.yaml:9:3: limits.maxconnections: unknown key; did you mean max_connections? (expected one of: client_hello_timeout, connect_timeout, idle_timeout, drain_timeout, max_connections, max_connections_per_client, client_ipv6_prefix)',
     ],
@@ -485,6 +497,7 @@ await t.test('a minimal config gets every default', async (t) => {
     metrics: { address: { host: '127.0.0.1', port: 9464 } },
     log: { level: 'info' },
     workers: 1,
+    dataPath: 'auto',
     limits: {
       clientHelloTimeoutMs: 5_000, connectTimeoutMs: 5_000, idleTimeoutMs: 600_000, drainTimeoutMs: 30_000,
       maxConnections: 10_000, maxConnectionsPerClient: 0, clientIpv6Prefix: 64,
@@ -511,6 +524,7 @@ await t.test('a full config round-trips to the expected frozen object', async (t
     metrics: { address: { host: '127.0.0.1', port: 9100 } },
     log: { level: 'debug' },
     workers: 1,
+    dataPath: 'auto',
     limits: {
       clientHelloTimeoutMs: 250, connectTimeoutMs: 3_000, idleTimeoutMs: 90_000, drainTimeoutMs: 3_600_000,
       maxConnections: 500, maxConnectionsPerClient: 0, clientIpv6Prefix: 56,

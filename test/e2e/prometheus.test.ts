@@ -101,7 +101,7 @@ routes:
     t.equal(lint.code, 0, 'promtool check metrics exits 0');
     t.equal(lint.stdout + lint.stderr, '', 'and prints nothing');
     const m = parseMetrics(body);
-    t.equal(m.get(metric('sni_forwarder_build_info', { version: VERSION, node_version: process.version })), 1, 'build_info 1, not 2');
+    t.equal(m.get(metric('sni_forwarder_build_info', { version: VERSION, node_version: process.version, data_path: 'user-buffers' })), 1, 'build_info 1, not 2');
     t.equal(m.get('sni_forwarder_max_connections'), 600, 'max_connections: 300 per worker, summed');
   });
 
@@ -180,7 +180,7 @@ routes:
       const n = [...m.entries()].filter(([k]) => k.startsWith('sni_forwarder_connections_total{') && k.includes(`outcome="${outcome}"`)).reduce((a, [, v]) => a + v, 0);
       t.ok(n >= 1, `connections_total{outcome="${outcome}"} = ${n}`);
     }
-    t.equal(m.get(metric('sni_forwarder_build_info', { version: VERSION, node_version: process.version })), 1, `build_info{version="${VERSION}"} 1`);
+    t.equal(m.get(metric('sni_forwarder_build_info', { version: VERSION, node_version: process.version, data_path: 'user-buffers' })), 1, `build_info{version="${VERSION}"} 1`);
     t.equal(m.get('sni_forwarder_max_connections'), 500, 'max_connections from the config');
     t.notOk(/nodejs_active_\w+_total/.test(body), 'no *_total gauges');
     t.ok(m.has(metric('nodejs_active_handles', { type: 'Socket' })), 'active handles still exported, under a conforming name');

@@ -29,12 +29,12 @@ export interface CliResult {
 }
 
 /**
- * Runs the CLI to completion with `args`; `prefix` runs it under another command, e.g.
- * `['setpriv', '--reuid=nobody', ...]`.
+ * Runs the CLI to completion with `args` (and `env` added to the environment); `prefix` runs it
+ * under another command, e.g. `['setpriv', '--reuid=nobody', ...]`.
  */
-export async function runCli(args: readonly string[], timeoutMs = 20_000, prefix: readonly string[] = []): Promise<CliResult> {
+export async function runCli(args: readonly string[], timeoutMs = 20_000, prefix: readonly string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   const argv = [...prefix, process.execPath, CLI, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: cliEnv() });
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...cliEnv(), ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
