@@ -11,6 +11,7 @@ import { OpenConnections } from '../open-connections.js';
 import { CidrSet } from '../decide/cidr-set.js';
 import type { ClientSlots } from '../decide/client-slots.js';
 import { describeRouteTarget, routeResolver, Router } from '../decide/router.js';
+import { SetupError } from '../errors.js';
 import { LogBudget, type Logger } from '../observe/log.js';
 import { MetricsServer } from '../observe/http.js';
 import { Metrics } from '../observe/metrics.js';
@@ -97,7 +98,7 @@ export interface DaemonOptions {
 /** Binds the metrics HTTP server on the configured address, with a clear error. */
 export async function listenMetrics(http: MetricsServer, config: Config, log: Logger): Promise<AddressInfo> {
   const bound = await http.listen(config.metrics.address).catch((err: unknown) => {
-    throw new Error(bindFailure(`metrics address ${formatHostPort(config.metrics.address)}`, config.metrics.address.port, err), { cause: err });
+    throw new SetupError(bindFailure(`metrics address ${formatHostPort(config.metrics.address)}`, config.metrics.address.port, err), { cause: err });
   });
   log.info({ address: formatAddress(bound.address, bound.port) }, 'metrics listening');
   return bound;
@@ -189,7 +190,7 @@ export class Daemon {
     // A socket systemd passed that no listener takes would be closed, leaving its port dead while
     // the daemon reports ready (issue #16): refuse to start instead, before binding anything.
     const unmatched = this.#inherited.filter((s) => !config.listen.some((lc) => inheritedMatches(s, lc)));
-    if (unmatched.length > 0) throw new Error(unmatchedSocketsMessage(unmatched, config));
+    if (unmatched.length > 0) throw new SetupError(unmatchedSocketsMessage(unmatched, config));
     if (this.#http !== null) {
       this.#metricsAddress = await listenMetrics(this.#http, config, this.#log);
     }
@@ -307,7 +308,7 @@ export class Daemon {
     }
     const server = createServer({ allowHalfOpen: true, noDelay: true });
     const bound = await new Promise<AddressInfo>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(bindFailure(label, lc.address.port, err), { cause: err })));
+      server.once('error', (err) => reject(new SetupError(bindFailure(label, lc.address.port, err), { cause: err })));
       server.listen({ port: lc.address.port, host: lc.address.host, backlog: LISTEN_BACKLOG }, () => {
         server.removeAllListeners('error');
         resolve(server.address() as AddressInfo);

@@ -159,6 +159,7 @@ await t.test('run on a port in use: a clear error and exit 1', async (t) => {
   t.equal(r.stderr, '');
   const fatal = jsonLines(t, r.stdout).find((l) => l['level'] === 60);
   t.equal(fatal?.['problem'], `cannot listen on 127.0.0.1:${port}: EADDRINUSE: another process listens there (ss -ltnp 'sport = :${port}' shows which)`);
+  t.equal(fatal?.['err'], undefined, 'an operator\'s problem, not a bug: no stack trace');
 });
 
 const SOCKET_UNIT = resolve(import.meta.dirname, '../../../systemd/sni-forwarder.socket');
