@@ -227,19 +227,20 @@ export class ClientHelloAccumulator {
 // Puts the handshake message back together from its record fragments (caddy-l4 does the same
 // in modules/l4tls/matcher.go) and parses it.
 function helloFrom(stream: Uint8Array, f: Extract<Framing, { kind: 'complete' }>): HelloResult {
-  let message: Uint8Array;
+  let body: Reader;
   const [single] = f.fragments;
   if (single !== undefined && f.fragments.length === 1) {
-    message = stream.subarray(single.start, single.end);
+    body = new Reader(stream, single.start + HANDSHAKE_HEADER_BYTES, single.end);
   } else {
-    message = new Uint8Array(f.fragments.reduce((n, g) => n + g.end - g.start, 0));
+    const message = new Uint8Array(f.fragments.reduce((n, g) => n + g.end - g.start, 0));
     let at = 0;
     for (const g of f.fragments) {
       message.set(stream.subarray(g.start, g.end), at);
       at += g.end - g.start;
     }
+    body = new Reader(message, HANDSHAKE_HEADER_BYTES);
   }
-  const hello = parseBody(new Reader(message.subarray(HANDSHAKE_HEADER_BYTES)), f.recordCount);
+  const hello = parseBody(body, f.recordCount);
   return typeof hello === 'string' ? invalid(hello) : { kind: 'ok', value: hello, consumed: f.consumed };
 }
 
@@ -247,9 +248,9 @@ function helloFrom(stream: Uint8Array, f: Extract<Framing, { kind: 'complete' }>
 // clientHelloMsg.unmarshal for the fields that decide routing.
 function parseBody(r: Reader, recordCount: number): ClientHello | string {
   const legacyVersion = r.u16();
-  const random = r.bytes(32);
+  const random = r.skip(32);
   const sessionId = r.prefixed(1);
-  if (legacyVersion === undefined || random === undefined || sessionId === undefined) return 'truncated ClientHello';
+  if (legacyVersion === undefined || !random || sessionId === undefined) return 'truncated ClientHello';
   if (sessionId.remaining > MAX_SESSION_ID_BYTES) return 'legacy_session_id longer than 32 bytes';
   const suites = r.prefixed(2); // cipher_suites<2..2^16-2>: whole uint16 values, at least one
   if (suites === undefined) return 'truncated cipher_suites';
