@@ -1,6 +1,7 @@
-import { pino, stdTimeFunctions, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { LogLevel } from '../config/types.js';
 import type { Outcome } from '../errors.js';
+import { writeAccessLine } from './access-line.js';
 import type { Metrics } from './metrics.js';
 
 export type { Logger };
@@ -23,7 +24,25 @@ const LOG_BUFFER_MAX_BYTES = 4 * 1024 * 1024;
 export function createLogger(level: LogLevel, onDrop: () => void = () => {}): Logger {
   const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, maxLength: LOG_BUFFER_MAX_BYTES, periodicFlush: LOG_FLUSH_MS });
   destination.on('drop', onDrop);
-  return pino({ level, timestamp: stdTimeFunctions.isoTime, base: { pid: process.pid } }, destination);
+  return pino({ level, timestamp: isoTime, base: { pid: process.pid } }, destination);
+}
+
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/**
+ * pino's stdTimeFunctions.isoTime (`,"time":"2026-01-02T03:04:05.678Z"`, the same string), with
+ * the part up to the second made once per second: per line that saves a Date and its
+ * toISOString (issue #18).
+ */
+export function isoTime(nowMs: number = Date.now()): string {
+  const second = Math.floor(nowMs / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
+  }
+  const ms = nowMs - second * 1000;
+  return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
 /** Everything known about one connection when it closes: one access line and its metrics. */
@@ -112,25 +131,5 @@ export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessReco
   metrics.countOutcome(r.host, r.outcome);
   metrics.connectionDuration.observe({ host: r.host }, r.durationMs / 1000);
   if (log === null) return;
-  const fields: Record<string, unknown> = {
-    conn: r.conn,
-    client: r.client,
-    ...(r.peer === null ? {} : { peer: r.peer }),
-    listener: r.listener,
-    sni: r.sni,
-    ...(r.ech === true ? { ech: true } : {}),
-    host: r.host,
-    upstream: r.upstream,
-    outcome: r.outcome,
-    bytesUp: r.bytesUp,
-    bytesDown: r.bytesDown,
-    durationMs: r.durationMs,
-    connectMs: r.connectMs,
-  };
-  if (r.reason !== null) fields['reason'] = r.reason;
-  if (r.code !== null) fields['code'] = r.code;
-  if (r.reset !== null) fields['reset'] = r.reset;
-  if (r.attempts.length > 0) fields['attempts'] = r.attempts;
-  if (budget !== undefined) Object.assign(fields, budget.takeSuppressed());
-  log.info(fields, 'connection');
+  writeAccessLine(log, r, budget === undefined ? 0 : budget.takeSuppressed().suppressed ?? 0);
 }
