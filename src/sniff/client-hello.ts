@@ -85,8 +85,8 @@ function invalid(reason: string, notTls = false): Invalid {
 // byte of the stream is looked at once however the stream is chunked.
 class HelloFraming {
   #pos = 0; // stream offset of the next byte to scan
-  readonly #header = new Uint8Array(RECORD_HEADER_BYTES);
   #headerLen = 0;
+  #lengthHigh = 0; // the record header's length byte 3 (its high byte), once seen
   #recordLeft = 0; // payload bytes of the current record still to come (0: a header is next)
   #hsHeaderLen = 0; // handshake header bytes seen
   #hsLength = 0; // the handshake header's uint24 length, once hsHeaderLen is 4
@@ -126,7 +126,7 @@ class HelloFraming {
   // RFC 8446 §5.1 TLSPlaintext: type(1) legacy_record_version(2) length(2).
   #headerByte(b: number): Invalid | undefined {
     const first = this.#fragments.length === 0; // only the first record can say "not TLS"
-    this.#header[this.#headerLen++] = b;
+    this.#headerLen++;
     this.#pos++;
     if (this.#headerLen === 1 && b !== CONTENT_TYPE_HANDSHAKE) {
       // RFC 8446 §5.1: handshake messages MUST NOT be interleaved with other record types.
@@ -136,9 +136,10 @@ class HelloFraming {
     if (this.#headerLen === 2 && b !== RECORD_VERSION_MAJOR) {
       return invalid('record version major is not 3', first);
     }
+    if (this.#headerLen === RECORD_HEADER_BYTES - 1) this.#lengthHigh = b;
     if (this.#headerLen < RECORD_HEADER_BYTES) return undefined;
     this.#headerLen = 0;
-    const length = (this.#header[3] ?? 0) * 256 + (this.#header[4] ?? 0);
+    const length = this.#lengthHigh * 256 + b;
     // RFC 8446 §5.1: zero-length handshake fragments MUST NOT be sent; length <= 2^14.
     if (length === 0) return invalid('zero-length handshake record', first);
     if (length > MAX_FRAGMENT_BYTES) return invalid('record longer than 2^14 bytes', first);
