@@ -132,7 +132,7 @@ export class Connection {
       return;
     }
     open.add(this);
-    metrics.active.inc({ host: '' });
+    metrics.addActive('', 1);
     this.#timer = setTimeout(() => this.#finish('hello_timeout', {
       reason: this.#intake.readingProxyHeader ? 'no complete PROXY header in time' : `no complete ${this.#what} in time`,
     }), limits.clientHelloTimeoutMs);
@@ -202,9 +202,9 @@ export class Connection {
     if (up === null || this.#state === 'hello') return;
     const bytesUp = up.bytesWritten;
     const bytesDown = this.#client.bytesWritten;
-    const { bytes } = this.#env.metrics;
-    if (bytesUp > this.#bytesUpCounted) bytes.inc({ host: this.#host, direction: 'upload' }, bytesUp - this.#bytesUpCounted);
-    if (bytesDown > this.#bytesDownCounted) bytes.inc({ host: this.#host, direction: 'download' }, bytesDown - this.#bytesDownCounted);
+    const newUp = Math.max(0, bytesUp - this.#bytesUpCounted);
+    const newDown = Math.max(0, bytesDown - this.#bytesDownCounted);
+    if (newUp > 0 || newDown > 0) this.#env.metrics.addBytes(this.#host, newUp, newDown);
     this.#bytesUpCounted = Math.max(bytesUp, this.#bytesUpCounted);
     this.#bytesDownCounted = Math.max(bytesDown, this.#bytesDownCounted);
   }
@@ -308,9 +308,9 @@ export class Connection {
     }
     this.#replay = intake.replay;
     const { metrics } = this.#env;
-    metrics.active.dec({ host: '' });
+    metrics.addActive('', -1);
     this.#host = route.pattern;
-    metrics.active.inc({ host: this.#host });
+    metrics.addActive(this.#host, 1);
     this.#state = 'connecting';
     this.#connect(route, sni);
   }
@@ -414,7 +414,7 @@ export class Connection {
     const { limits, metrics } = this.#env;
     this.#attempts = dialed.attempts;
     this.#connectMs = performance.now() - this.#connectStartMs;
-    metrics.upstreamConnectDuration.observe({ host: this.#host }, this.#connectMs / 1000);
+    metrics.observeUpstreamConnect(this.#host, this.#connectMs / 1000);
     this.#upstream = dialed.socket;
     this.#upstreamLabel = formatAddress(dialed.address, port);
     if (this.#state !== 'connecting') {
@@ -479,7 +479,7 @@ export class Connection {
     this.#requests?.close();
     this.flushBytes();
     const { metrics, log } = this.#env;
-    if (wasOpen) metrics.active.dec({ host: this.#host });
+    if (wasOpen) metrics.addActive(this.#host, -1);
     const refusal = outcome === 'client_denied' || outcome === 'limit';
     const quiet = refusal && !this.#env.refusalLog.allow();
     recordAccess(quiet ? null : log, metrics, {

@@ -138,7 +138,7 @@ export class LogBudget {
  */
 export function recordAccess(log: Logger | null, metrics: Metrics, r: AccessRecord, budget?: LogBudget): void {
   metrics.countOutcome(r.host, r.outcome);
-  metrics.connectionDuration.observe({ host: r.host }, r.durationMs / 1000);
+  metrics.observeConnectionDuration(r.host, r.durationMs / 1000);
   if (log === null) return;
   writeAccessLine(log, r, budget === undefined ? 0 : budget.takeSuppressed().suppressed ?? 0);
 }
