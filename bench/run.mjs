@@ -15,6 +15,8 @@
 //   BENCH_BASELINE_DIST  another build's dist/ for the column snibase (workers: 1), to measure a
 //                    change against the build before it in the same run (default: column off)
 //   BENCH_PHASES     comma-separated subset of: idle,newconn,keepalive,bulk (default: all)
+//   BENCH_WARMUP     seconds of Connection: close load on every column before the first
+//                    repetition, so that no column is measured with a cold JIT (default 0: none)
 //   BENCH_OUT        where to write the report (default bench/results.md; "-" = stdout only)
 // Progress goes to stderr, the report to stdout.
 import { execFileSync } from 'node:child_process';
@@ -43,6 +45,7 @@ const settings = {
   idle: int('BENCH_IDLE', 2000),
   out: env.BENCH_OUT ?? join(HERE, 'results.md'),
   baselineDist: env.BENCH_BASELINE_DIST ? resolve(env.BENCH_BASELINE_DIST) : null,
+  warmup: env.BENCH_WARMUP ? int('BENCH_WARMUP', 0) : 0,
   phases: (env.BENCH_PHASES ?? 'idle,newconn,keepalive,bulk').split(',').map((s) => s.trim()),
 };
 for (const p of settings.phases) if (!['idle', 'newconn', 'keepalive', 'bulk'].includes(p)) throw new Error(`BENCH_PHASES: unknown phase ${p}`);
@@ -129,6 +132,12 @@ async function main() {
     if (t.proc) rssIdle[c.id] = treeStats(t.proc.pid).rssBytes / MIB;
   }
 
+  if (settings.warmup > 0) {
+    for (const c of columns) {
+      log(`warm-up ${c.label}: ${settings.warmup} s`);
+      await wrk({ hostsFile, port: targetsById[c.id].port, seconds: settings.warmup, connections: settings.conns, close: true });
+    }
+  }
   const samples = Object.fromEntries(columns.map((c) => [c.id, []]));
   let checked = { down: 0, up: 0 };
   for (let rep = 1; rep <= settings.reps; rep++) {
