@@ -7,6 +7,7 @@
 // the growth since the last GC. v8.GCProfiler reports used_heap_size before and after every GC
 // (recorded in C++, handed over only when the bench asks). Off-heap memory (Buffers' backing
 // stores, socket handles) is not counted; a Buffer's JS object is.
+import cluster from 'node:cluster';
 import { createServer } from 'node:net';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 
@@ -29,7 +30,8 @@ function sample() {
   return { allocatedBytes: allocated + getHeapStatistics().used_heap_size - lastUsed, gcs };
 }
 
-if (Number.isInteger(port) && port > 0) {
+// A cluster worker inherits the --import: only the process started by the bench answers.
+if (Number.isInteger(port) && port > 0 && cluster.isPrimary) {
   const server = createServer((socket) => {
     socket.on('error', () => {});
     socket.end(`${JSON.stringify(sample())}\n`);

@@ -175,8 +175,9 @@ routes:
   - hosts: ["${NAME}"]
     upstream: "127.0.0.1:${originPort}"
 `);
-  const probe = await allocProbe();
-  const env = { ...process.env, BENCH_ALLOC_PORT: String(probe.port) };
+  // One process only: with workers the probe would count the primary, which serves nothing.
+  const probe = workers === 1 ? await allocProbe() : { port: undefined, args: [] };
+  const env = { ...process.env, ...(probe.port ? { BENCH_ALLOC_PORT: String(probe.port) } : {}) };
   delete env.NODE_OPTIONS;
   // The V8 flags of the Makefile's NODE_FLAGS, as `make run` and the installed launcher use them.
   const proc = start(`${name} workers=${workers}`, process.execPath, [...NODE_FLAGS, ...probe.args, join(dist, 'cli.js'), 'run', '-c', conf],
