@@ -353,7 +353,7 @@ export class Connection {
 
   /**
    * Resolves the route's upstream (a static IP goes straight on), applies the special-address
-   * rules and the loop guard, and dials within connect_timeout; ends in #relay or #finish.
+   * rules and the loop guard, and dials within connect_timeout; ends in relay() or #finish.
    * Callbacks rather than async/await: per connection that saved two promises and their awaits
    * (issue #18).
    */
