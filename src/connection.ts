@@ -2,7 +2,7 @@ import { isIP, type Socket } from 'node:net';
 import { unmapIPv4 } from './config/address.js';
 import type { LimitsConfig } from './config/types.js';
 import type { OpenConnections } from './open-connections.js';
-import { dial, DialError, formatAddress, type DialAttempt } from './connect/dial.js';
+import { dial, dialOne, DialError, formatAddress, type DialAttempt, type Dialed, type PendingDial } from './connect/dial.js';
 import type { ResolverSet } from './connect/resolver-set.js';
 import type { CidrSet } from './decide/cidr-set.js';
 import { clientKey } from './decide/client-key.js';
@@ -94,8 +94,10 @@ export class Connection {
   #connectMs: number | null = null;
   #attempts: readonly DialAttempt[] = [];
   #clientErr: Error | null = null;
-  /** Aborts the dial when the connection is destroyed while connecting (drain deadline). */
-  #dialAbort: AbortController | null = null;
+  /** Cancels the dial when the connection is destroyed while connecting (drain deadline). */
+  #pendingDial: PendingDial | null = null;
+  /** performance.now() when connecting began: connect_timeout and connectMs count from here. */
+  #connectStartMs = 0;
   /** The bytes read before routing, replayed to the upstream. */
   #replay: Buffer = EMPTY;
   #bytesUpCounted = 0;
@@ -133,7 +135,7 @@ export class Connection {
       return;
     }
     open.add(this);
-    metrics.active.inc({ host: '' });
+    metrics.addActive('', 1);
     this.#timer = setTimeout(() => this.#finish('hello_timeout', {
       reason: this.#intake.readingProxyHeader ? 'no complete PROXY header in time' : `no complete ${this.#what} in time`,
     }), limits.clientHelloTimeoutMs);
@@ -203,9 +205,9 @@ export class Connection {
     if (up === null || this.#state === 'hello') return;
     const bytesUp = up.bytesWritten;
     const bytesDown = this.#client.bytesWritten;
-    const { bytes } = this.#env.metrics;
-    if (bytesUp > this.#bytesUpCounted) bytes.inc({ host: this.#host, direction: 'upload' }, bytesUp - this.#bytesUpCounted);
-    if (bytesDown > this.#bytesDownCounted) bytes.inc({ host: this.#host, direction: 'download' }, bytesDown - this.#bytesDownCounted);
+    const newUp = Math.max(0, bytesUp - this.#bytesUpCounted);
+    const newDown = Math.max(0, bytesDown - this.#bytesDownCounted);
+    if (newUp > 0 || newDown > 0) this.#env.metrics.addBytes(this.#host, newUp, newDown);
     this.#bytesUpCounted = Math.max(bytesUp, this.#bytesUpCounted);
     this.#bytesDownCounted = Math.max(bytesDown, this.#bytesDownCounted);
   }
@@ -218,9 +220,11 @@ export class Connection {
   destroy(): void {
     if (this.#state === 'hello') this.#finish('hello_timeout', { reason: 'shutting down' });
     if (this.#state === 'connecting') {
-      this.#dialAbort?.abort();
       // The client is told (alert or 502) as for any upstream it cannot have; #finish flushes it.
       this.#finish('upstream_unreachable', { reason: 'shutting down before the upstream was connected', reply: this.#reply('internal', `cannot reach ${this.#sni ?? ''}: shutting down`) });
+      // After #finish: the dial's answer (ABORTED) then finds the connection done and is dropped.
+      this.#pendingDial?.cancel();
+      this.#pendingDial = null;
       return;
     }
     this.#upstream?.destroy();
@@ -307,12 +311,11 @@ export class Connection {
     }
     this.#replay = intake.replay;
     const { metrics } = this.#env;
-    metrics.active.dec({ host: '' });
+    metrics.addActive('', -1);
     this.#host = route.pattern;
-    metrics.active.inc({ host: this.#host });
+    metrics.addActive(this.#host, 1);
     this.#state = 'connecting';
-    // #connect catches everything and ends in #finish, so nothing can reject here.
-    void this.#connect(route, sni);
+    this.#connect(route, sni);
   }
 
   /** Where a route sends a name: the static upstream, or the name on the route's/listener's port. */
@@ -351,57 +354,92 @@ export class Connection {
     };
   }
 
-  async #connect(route: Route, sni: string): Promise<void> {
-    const { resolvers, limits, metrics, isOwnAddress, upstreamNetworks } = this.#env;
-    const resolver = resolvers.get(route.resolver);
+  /**
+   * Resolves the route's upstream (a static IP goes straight on), applies the special-address
+   * rules and the loop guard, and dials within connect_timeout; ends in relay() or #finish.
+   * Callbacks rather than async/await: per connection that saved two promises and their awaits
+   * (issue #18).
+   */
+  #connect(route: Route, sni: string): void {
     const { host, port } = this.#targetOf(route, sni);
     this.#target = formatAddress(host, port);
-    const t0 = performance.now();
-    this.#dialAbort = new AbortController();
-    try {
-      let resolved = await resolver.resolve(host);
-      if (isIP(host) === 0) {
+    this.#connectStartMs = performance.now();
+    // resolver.resolve answers an IP literal with itself and counts no lookup: skip its promise.
+    if (isIP(host) !== 0) {
+      this.#dial(host, [host], port, sni);
+      return;
+    }
+    this.#env.resolvers.get(route.resolver).resolve(host).then(
+      (resolved) => {
+        if (this.#state !== 'connecting') return; // finished meanwhile (drain deadline)
         // A DNS answer is not trusted to pick any internal address; a static IP is the operator's.
-        const screened = screenAnswers(host, resolved, upstreamNetworks);
+        const screened = screenAnswers(host, resolved, this.#env.upstreamNetworks);
         if (!screened.ok) {
           this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
-          throw new ForwardError('not_allowed', screened.reason);
+          this.#connectFailed(new ForwardError('not_allowed', screened.reason), sni);
+          return;
         }
-        resolved = screened.addresses;
-      }
-      const addresses = resolved.filter((a) => !isOwnAddress(a, port));
-      if (addresses.length === 0) {
-        this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
-        throw new ForwardError('loop', `${host} resolves to this forwarder's own listener`);
-      }
-      // Aborted (or already aborted, when destroy() came during the lookup) by destroy().
-      const dialed = await dial(addresses, port, Math.max(1, limits.connectTimeoutMs - (performance.now() - t0)), this.#dialAbort.signal);
-      this.#attempts = dialed.attempts;
-      this.#connectMs = performance.now() - t0;
-      metrics.upstreamConnectDuration.observe({ host: this.#host }, this.#connectMs / 1000);
-      this.#upstream = dialed.socket;
-      this.#upstreamLabel = formatAddress(dialed.address, port);
-      if (this.#state !== 'connecting') {
-        dialed.socket.destroy(); // finished meanwhile (drain deadline)
-        return;
-      }
-      this.#state = 'relaying';
-      const replay = this.#replay;
-      this.#replay = EMPTY; // the relay owns the bytes now; do not keep them for the connection's life
-      relay(this.#client, dialed.socket, replay, limits.idleTimeoutMs, (end) => this.#relayEnded(end), this.#env.dataPath, this.#clientGate());
-    } catch (err) {
-      if (err instanceof DialError) {
-        this.#attempts = err.attempts;
-        this.#upstreamLabel = err.attempts.at(-1)?.address ?? null;
-      }
-      if (err instanceof ForwardError) {
-        const reply = this.#reply(err.outcome === 'not_allowed' ? 'unrecognized' : 'internal', err.outcome === 'not_allowed' ? `host ${sni} is not allowed` : `cannot reach ${sni}: ${err.outcome}`);
-        const detail = { reason: err.message, ...(err.cause === undefined ? {} : { code: errorCode(err.cause) }) };
-        this.#finish(err.outcome, { ...detail, reply });
-      } else {
-        throw err; // a bug: let the process crash (STYLE §3)
-      }
+        this.#dial(host, screened.addresses, port, sni);
+      },
+      (err: unknown) => this.#connectFailed(err, sni),
+    );
+  }
+
+  /** The loop guard, then one dial (happy eyeballs when there are several addresses). */
+  #dial(host: string, resolved: readonly string[], port: number, sni: string): void {
+    const { limits, isOwnAddress } = this.#env;
+    const addresses = resolved.filter((a) => !isOwnAddress(a, port));
+    const [only] = addresses;
+    if (only === undefined) {
+      this.#upstreamLabel = formatAddress(resolved[0] ?? host, port);
+      this.#connectFailed(new ForwardError('loop', `${host} resolves to this forwarder's own listener`), sni);
+      return;
     }
+    const timeoutMs = Math.max(1, limits.connectTimeoutMs - (performance.now() - this.#connectStartMs));
+    const done = (result: Dialed | DialError): void => {
+      this.#pendingDial = null;
+      if (result instanceof DialError) this.#connectFailed(result, sni);
+      else this.#dialed(result, port);
+    };
+    if (addresses.length === 1) {
+      this.#pendingDial = dialOne(only, port, timeoutMs, done);
+      return;
+    }
+    const abort = new AbortController();
+    this.#pendingDial = { cancel: () => abort.abort() };
+    dial(addresses, port, timeoutMs, abort.signal).then(done, (err: unknown) => {
+      if (err instanceof DialError) done(err);
+      else this.#connectFailed(err, sni);
+    });
+  }
+
+  #dialed(dialed: Dialed, port: number): void {
+    const { limits, metrics } = this.#env;
+    this.#attempts = dialed.attempts;
+    this.#connectMs = performance.now() - this.#connectStartMs;
+    metrics.observeUpstreamConnect(this.#host, this.#connectMs / 1000);
+    this.#upstream = dialed.socket;
+    this.#upstreamLabel = formatAddress(dialed.address, port);
+    if (this.#state !== 'connecting') {
+      dialed.socket.destroy(); // finished meanwhile (drain deadline)
+      return;
+    }
+    this.#state = 'relaying';
+    const replay = this.#replay;
+    this.#replay = EMPTY; // the relay owns the bytes now; do not keep them for the connection's life
+    relay(this.#client, dialed.socket, replay, limits.idleTimeoutMs, (end) => this.#relayEnded(end), this.#env.dataPath, this.#clientGate());
+  }
+
+  /** Ends a connection whose upstream could not be had; anything but a ForwardError is a bug. */
+  #connectFailed(err: unknown, sni: string): void {
+    if (err instanceof DialError) {
+      this.#attempts = err.attempts;
+      this.#upstreamLabel = err.attempts.at(-1)?.address ?? null;
+    }
+    if (!(err instanceof ForwardError)) throw err; // a bug: let the process crash (STYLE §3)
+    const reply = this.#reply(err.outcome === 'not_allowed' ? 'unrecognized' : 'internal', err.outcome === 'not_allowed' ? `host ${sni} is not allowed` : `cannot reach ${sni}: ${err.outcome}`);
+    const detail = { reason: err.message, ...(err.cause === undefined ? {} : { code: errorCode(err.cause) }) };
+    this.#finish(err.outcome, { ...detail, reply });
   }
 
   #relayEnded(end: RelayEnd): void {
@@ -444,7 +482,7 @@ export class Connection {
     this.#requests?.close();
     this.flushBytes();
     const { metrics, log } = this.#env;
-    if (wasOpen) metrics.active.dec({ host: this.#host });
+    if (wasOpen) metrics.addActive(this.#host, -1);
     const refusal = outcome === 'client_denied' || outcome === 'limit';
     const quiet = refusal && !this.#env.refusalLog.allow();
     recordAccess(quiet ? null : log, metrics, {

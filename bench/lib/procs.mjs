@@ -146,3 +146,15 @@ export async function freePort() {
   await once(srv, 'close');
   return port;
 }
+
+/** The allocation probe's count (lib/alloc-probe.mjs) of a process: { allocatedBytes, gcs }. */
+export function allocated(port) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const s = connect(port, '127.0.0.1');
+    s.setEncoding('utf8');
+    s.on('data', (c) => { text += c; });
+    s.once('end', () => { try { resolve(JSON.parse(text)); } catch (err) { reject(err); } });
+    s.once('error', reject);
+  });
+}

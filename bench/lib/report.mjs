@@ -22,6 +22,8 @@ export const ROWS = [
   { key: 'up1', label: 'upload MiB/s, 1 connection', digits: 0 },
   { key: 'up4', label: 'upload MiB/s, 4 connections', digits: 0 },
   { key: 'cpuPer10k', label: 'CPU s per 10,000 connections', digits: 2, forwarderOnly: true },
+  { key: 'cpuPer10kPerOrigin', label: 'CPU per connection ÷ the origin\'s CPU per connection', digits: 2, forwarderOnly: true },
+  { key: 'allocKiBPerConn', label: 'V8 heap KiB allocated per new connection', digits: 1, forwarderOnly: true },
   { key: 'cpuPerGiBDown', label: 'CPU s per GiB downloaded', digits: 2, forwarderOnly: true },
   { key: 'cpuPerGiBUp', label: 'CPU s per GiB uploaded', digits: 2, forwarderOnly: true },
   { key: 'rssIdle', label: 'RSS idle after start, MiB', digits: 1, forwarderOnly: true },
@@ -109,4 +111,23 @@ export function targets(med, samples, holdCount) {
 export function afterLoadLines(columns, samples) {
   return columns.filter((c) => c.id !== 'direct').map((c) =>
     `- ${c.label}: ${(samples[c.id] ?? []).map((x) => fmt(x.rssAfterLoad, 1)).join(' → ')} MiB`);
+}
+
+/**
+ * For each forwarder column, its new-connection figures divided by the Node pipe's in the same
+ * repetition (a busy machine slows both alike), per repetition and their median.
+ */
+export function pairedLines(columns, samples) {
+  const pipe = samples.nodepipe;
+  if (!pipe) return ['(the Node pipe was not measured)'];
+  const out = [];
+  for (const c of columns.filter((x) => x.id.startsWith('sni'))) {
+    for (const [key, what] of [['cpuPer10k', 'CPU per connection'], ['cpuPer10kPerOrigin', 'CPU per connection ÷ origin\'s'],
+      ['newConnRate', 'new connections/s'], ['allocKiBPerConn', 'heap allocated per connection']]) {
+      const ratios = (samples[c.id] ?? []).map((x, i) => x[key] / pipe[i]?.[key]);
+      if (!ratios.some(Number.isFinite)) continue;
+      out.push(`- ${c.label}, ${what}: ${fmt(median(ratios), 2)}× the Node pipe (per repetition: ${ratios.map((r) => fmt(r, 2)).join(', ')})`);
+    }
+  }
+  return out;
 }

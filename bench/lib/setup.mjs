@@ -16,10 +16,12 @@ const PROGRAMS = [['/usr/bin/wrk', 'wrk'], ['/usr/bin/curl', 'curl'], ['/usr/bin
 
 /**
  * Installs with apt-get whatever of PROGRAMS is missing (after any apt run logged in
- * /tmp/apt.log has finished). A failure is logged; the columns that need it are then skipped.
+ * /tmp/apt.log has finished), leaving out HAProxy and nginx's stream module when the columns
+ * `columns` (ids) do not need them. A failure is logged; the columns that need it are then skipped.
  */
-export async function ensurePackages(log) {
-  const need = PROGRAMS.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
+export async function ensurePackages(log, columns) {
+  const unused = new Set([...(columns.includes('haproxy') ? [] : ['haproxy']), ...(columns.includes('nginx') ? [] : ['libnginx-mod-stream'])]);
+  const need = PROGRAMS.filter(([path, pkg]) => !existsSync(path) && !unused.has(pkg)).map(([, pkg]) => pkg);
   if (need.length === 0) return;
   if (existsSync('/tmp/apt.log') && !/done\s*\d*\s*$/.test(readFileSync('/tmp/apt.log', 'utf8'))) {
     log('another apt-get run is still going (/tmp/apt.log): waiting for it');
@@ -145,10 +147,19 @@ const NODE_FLAGS = (() => {
   return m ? m[1].trim().split(/\s+/) : [];
 })();
 
-export async function startSniForwarder(dir, dist, originPort, workers) {
+/**
+ * The bench's allocation probe (lib/alloc-probe.mjs), preloaded with --import: its port and the
+ * node arguments that load it.
+ */
+async function allocProbe() {
+  const port = await freePort();
+  return { port, args: ['--import', join(dirname(fileURLToPath(import.meta.url)), 'alloc-probe.mjs')] };
+}
+
+export async function startSniForwarder(dir, dist, originPort, workers, name = `sni-${workers}`) {
   const port = await freePort();
   const metricsPort = await freePort();
-  const conf = join(dir, `sni-${workers}.yaml`);
+  const conf = join(dir, `${name}.yaml`);
   writeFileSync(conf, `listen:
   - address: "127.0.0.1:${port}"
 metrics:
@@ -164,11 +175,13 @@ routes:
   - hosts: ["${NAME}"]
     upstream: "127.0.0.1:${originPort}"
 `);
-  const env = { ...process.env };
+  // One process only: with workers the probe would count the primary, which serves nothing.
+  const probe = workers === 1 ? await allocProbe() : { port: undefined, args: [] };
+  const env = { ...process.env, ...(probe.port ? { BENCH_ALLOC_PORT: String(probe.port) } : {}) };
   delete env.NODE_OPTIONS;
   // The V8 flags of the Makefile's NODE_FLAGS, as `make run` and the installed launcher use them.
-  const proc = start(`sni-forwarder workers=${workers}`, process.execPath, [...NODE_FLAGS, join(dist, 'cli.js'), 'run', '-c', conf],
-    { logFile: join(dir, `sni-${workers}.log`), env });
+  const proc = start(`${name} workers=${workers}`, process.execPath, [...NODE_FLAGS, ...probe.args, join(dist, 'cli.js'), 'run', '-c', conf],
+    { logFile: join(dir, `${name}.log`), env });
   const readyz = async () => {
     try { return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200; } catch { return false; }
   };
@@ -177,7 +190,7 @@ routes:
   });
   died.catch(() => {});
   await Promise.race([until(`${proc.name} /readyz`, readyz), died]);
-  return { proc, port };
+  return { proc, port, allocPort: probe.port };
 }
 
 /** HAProxy 2.6, one thread, mode tcp routing on req.ssl_sni; no access log. */
@@ -237,10 +250,11 @@ stream {
 /** bench/node-pipe.mjs: a Node `net` server piping to the origin, no parsing (Node's floor). */
 export async function startNodePipe(dir, originPort, script) {
   const port = await freePort();
-  const env = { ...process.env };
+  const probe = await allocProbe();
+  const env = { ...process.env, BENCH_ALLOC_PORT: String(probe.port) };
   delete env.NODE_OPTIONS;
-  const proc = start('node pipe', process.execPath, [script, String(port), String(originPort)],
+  const proc = start('node pipe', process.execPath, [...probe.args, script, String(port), String(originPort)],
     { logFile: join(dir, 'node-pipe.log'), env });
   await waitListening(proc, port);
-  return { proc, port };
+  return { proc, port, allocPort: probe.port };
 }

@@ -8,9 +8,15 @@ export interface BoundAddress {
   readonly port: number;
 }
 
+/** Only these characters can spell an all-zero address once unmapped ("::", "0.0.0.0", "0::0"). */
+const ZERO_SPELLING = /^[0:.]+$/;
+
 /** 0.0.0.0 or :: in any spelling ("0::0", "::ffff:0.0.0.0"). */
 function isUnspecified(address: string): boolean {
-  const b = ipBytes(unmapIPv4(address));
+  const unmapped = unmapIPv4(address);
+  // Checked once per connection: most addresses are ruled out without parsing them (issue #18).
+  if (!ZERO_SPELLING.test(unmapped)) return false;
+  const b = ipBytes(unmapped);
   return b !== undefined && b.every((v) => v === 0);
 }
 

@@ -15,6 +15,32 @@ export type DnsLookupResult = 'hit' | 'miss' | 'stale' | 'failure';
 export const DNS_LOOKUP_RESULTS: readonly DnsLookupResult[] = ['hit', 'miss', 'stale', 'failure'];
 
 /**
+ * One route host's per-connection counts as plain numbers, handed to prom-client when a metric
+ * is read (its collect hook). Per connection prom-client hashed a labels object for each of
+ * about ten updates (issue #18); the counters and the gauge now cost an addition each, and the
+ * histograms get one frozen labels object per host instead of a new one per call.
+ */
+class HostSeries {
+  readonly labels: { readonly host: string };
+  /** Change of sni_forwarder_active_connections not yet handed over. */
+  active = 0;
+  /**
+   * addActive was called since the last hand-over: the gauge is then updated even when the
+   * change adds up to 0, so that its series exists exactly when prom-client updated per call
+   * would have made it.
+   */
+  activeChanged = false;
+  bytesUp = 0;
+  bytesDown = 0;
+  /** Connections closed per outcome, not yet handed over. */
+  readonly outcomes = new Map<Outcome, number>();
+
+  constructor(host: string) {
+    this.labels = Object.freeze({ host });
+  }
+}
+
+/**
  * Every metric the forwarder exports, built on one injected Registry so that each test (and
  * each daemon) has its own. `host` labels are configured route patterns or "" (STYLE §8).
  */
@@ -37,6 +63,11 @@ export class Metrics {
   readonly listenerInfo: Gauge<'listener' | 'protocol' | 'inherited'>;
   readonly lastReloadSuccessful: Gauge;
   readonly lastReload: Gauge<'result'>;
+  readonly #series = new Map<string, HostSeries>();
+  /** What changed since the last hand-over to prom-client, in the order it first changed. */
+  #activeTouched: HostSeries[] = [];
+  #bytesTouched: [HostSeries, Direction][] = [];
+  #outcomesTouched: [HostSeries, Outcome][] = [];
 
   /**
    * `version` and `dataPath` label sni_forwarder_build_info (the package.json version and the
@@ -50,18 +81,21 @@ export class Metrics {
       help: 'Bytes forwarded, by route host and direction (upload = client to upstream).',
       labelNames: ['host', 'direction'],
       registers,
+      collect: () => this.#handOverBytes(),
     });
     this.connections = new Counter({
       name: `${PREFIX}connections_total`,
       help: 'Connections closed, by route host ("" before a route matched) and outcome.',
       labelNames: ['host', 'outcome'],
       registers,
+      collect: () => this.#handOverOutcomes(),
     });
     this.active = new Gauge({
       name: `${PREFIX}active_connections`,
       help: 'Connections open now, by route host ("" while the ClientHello is read).',
       labelNames: ['host'],
       registers,
+      collect: () => this.#handOverActive(),
     });
     this.connectionDuration = new Histogram({
       name: `${PREFIX}connection_duration_seconds`,
@@ -204,9 +238,85 @@ export class Metrics {
   }
 
   /** Counts one finished connection; a failure also stamps its time (`nowMs`, default now). */
-  countOutcome(host: string, outcome: Outcome, nowMs: number = Date.now()): void {
-    this.connections.inc({ host, outcome });
-    if (outcome !== 'forwarded') this.lastFailure.set({ host, outcome }, nowMs / 1000);
+  countOutcome(host: string, outcome: Outcome, nowMs?: number): void {
+    const series = this.#seriesOf(host);
+    const n = series.outcomes.get(outcome);
+    if (n === undefined) this.#outcomesTouched.push([series, outcome]);
+    series.outcomes.set(outcome, (n ?? 0) + 1);
+    if (outcome !== 'forwarded') this.lastFailure.set({ host, outcome }, (nowMs ?? Date.now()) / 1000);
   }
+
+  /** Adds `delta` (+1 opened, -1 closed) to sni_forwarder_active_connections{host}. */
+  addActive(host: string, delta: number): void {
+    const series = this.#seriesOf(host);
+    if (!series.activeChanged) {
+      series.activeChanged = true;
+      this.#activeTouched.push(series);
+    }
+    series.active += delta;
+  }
+
+  /** Adds bytes forwarded for `host` to sni_forwarder_bytes_total. */
+  addBytes(host: string, upload: number, download: number): void {
+    const series = this.#seriesOf(host);
+    if (upload > 0) {
+      if (series.bytesUp === 0) this.#bytesTouched.push([series, 'upload']);
+      series.bytesUp += upload;
+    }
+    if (download > 0) {
+      if (series.bytesDown === 0) this.#bytesTouched.push([series, 'download']);
+      series.bytesDown += download;
+    }
+  }
+
+  /** Observes a connection's lifetime in sni_forwarder_connection_duration_seconds{host}. */
+  observeConnectionDuration(host: string, seconds: number): void {
+    this.connectionDuration.observe(this.#seriesOf(host).labels, seconds);
+  }
+
+  /** Observes an upstream connect time in sni_forwarder_upstream_connect_duration_seconds{host}. */
+  observeUpstreamConnect(host: string, seconds: number): void {
+    this.upstreamConnectDuration.observe(this.#seriesOf(host).labels, seconds);
+  }
+
+  #seriesOf(host: string): HostSeries {
+    let series = this.#series.get(host);
+    if (series === undefined) {
+      series = new HostSeries(host);
+      this.#series.set(host, series);
+    }
+    return series;
+  }
+
+  // The hand-overs go in the order the counts were first touched since the last one, so that
+  // series prom-client creates now come out in the order per-call updates would have made them.
+
+  #handOverActive(): void {
+    for (const s of this.#activeTouched) {
+      this.active.inc(s.labels, s.active);
+      s.active = 0;
+      s.activeChanged = false;
+    }
+    this.#activeTouched = [];
+  }
+
+  #handOverBytes(): void {
+    for (const [s, direction] of this.#bytesTouched) {
+      const n = direction === 'upload' ? s.bytesUp : s.bytesDown;
+      this.bytes.inc({ host: s.labels.host, direction }, n);
+    }
+    for (const [s] of this.#bytesTouched) {
+      s.bytesUp = 0;
+      s.bytesDown = 0;
+    }
+    this.#bytesTouched = [];
+  }
+
+  #handOverOutcomes(): void {
+    for (const [s, outcome] of this.#outcomesTouched) this.connections.inc({ host: s.labels.host, outcome }, s.outcomes.get(outcome) ?? 0);
+    for (const [s] of this.#outcomesTouched) s.outcomes.clear();
+    this.#outcomesTouched = [];
+  }
+
 }
 

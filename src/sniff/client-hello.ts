@@ -85,8 +85,8 @@ function invalid(reason: string, notTls = false): Invalid {
 // byte of the stream is looked at once however the stream is chunked.
 class HelloFraming {
   #pos = 0; // stream offset of the next byte to scan
-  readonly #header = new Uint8Array(RECORD_HEADER_BYTES);
   #headerLen = 0;
+  #lengthHigh = 0; // the record header's length byte 3 (its high byte), once seen
   #recordLeft = 0; // payload bytes of the current record still to come (0: a header is next)
   #hsHeaderLen = 0; // handshake header bytes seen
   #hsLength = 0; // the handshake header's uint24 length, once hsHeaderLen is 4
@@ -126,7 +126,7 @@ class HelloFraming {
   // RFC 8446 §5.1 TLSPlaintext: type(1) legacy_record_version(2) length(2).
   #headerByte(b: number): Invalid | undefined {
     const first = this.#fragments.length === 0; // only the first record can say "not TLS"
-    this.#header[this.#headerLen++] = b;
+    this.#headerLen++;
     this.#pos++;
     if (this.#headerLen === 1 && b !== CONTENT_TYPE_HANDSHAKE) {
       // RFC 8446 §5.1: handshake messages MUST NOT be interleaved with other record types.
@@ -136,9 +136,10 @@ class HelloFraming {
     if (this.#headerLen === 2 && b !== RECORD_VERSION_MAJOR) {
       return invalid('record version major is not 3', first);
     }
+    if (this.#headerLen === RECORD_HEADER_BYTES - 1) this.#lengthHigh = b;
     if (this.#headerLen < RECORD_HEADER_BYTES) return undefined;
     this.#headerLen = 0;
-    const length = (this.#header[3] ?? 0) * 256 + (this.#header[4] ?? 0);
+    const length = this.#lengthHigh * 256 + b;
     // RFC 8446 §5.1: zero-length handshake fragments MUST NOT be sent; length <= 2^14.
     if (length === 0) return invalid('zero-length handshake record', first);
     if (length > MAX_FRAGMENT_BYTES) return invalid('record longer than 2^14 bytes', first);
@@ -227,19 +228,20 @@ export class ClientHelloAccumulator {
 // Puts the handshake message back together from its record fragments (caddy-l4 does the same
 // in modules/l4tls/matcher.go) and parses it.
 function helloFrom(stream: Uint8Array, f: Extract<Framing, { kind: 'complete' }>): HelloResult {
-  let message: Uint8Array;
+  let body: Reader;
   const [single] = f.fragments;
   if (single !== undefined && f.fragments.length === 1) {
-    message = stream.subarray(single.start, single.end);
+    body = new Reader(stream, single.start + HANDSHAKE_HEADER_BYTES, single.end);
   } else {
-    message = new Uint8Array(f.fragments.reduce((n, g) => n + g.end - g.start, 0));
+    const message = new Uint8Array(f.fragments.reduce((n, g) => n + g.end - g.start, 0));
     let at = 0;
     for (const g of f.fragments) {
       message.set(stream.subarray(g.start, g.end), at);
       at += g.end - g.start;
     }
+    body = new Reader(message, HANDSHAKE_HEADER_BYTES);
   }
-  const hello = parseBody(new Reader(message.subarray(HANDSHAKE_HEADER_BYTES)), f.recordCount);
+  const hello = parseBody(body, f.recordCount);
   return typeof hello === 'string' ? invalid(hello) : { kind: 'ok', value: hello, consumed: f.consumed };
 }
 
@@ -247,9 +249,9 @@ function helloFrom(stream: Uint8Array, f: Extract<Framing, { kind: 'complete' }>
 // clientHelloMsg.unmarshal for the fields that decide routing.
 function parseBody(r: Reader, recordCount: number): ClientHello | string {
   const legacyVersion = r.u16();
-  const random = r.bytes(32);
+  const random = r.skip(32);
   const sessionId = r.prefixed(1);
-  if (legacyVersion === undefined || random === undefined || sessionId === undefined) return 'truncated ClientHello';
+  if (legacyVersion === undefined || !random || sessionId === undefined) return 'truncated ClientHello';
   if (sessionId.remaining > MAX_SESSION_ID_BYTES) return 'legacy_session_id longer than 32 bytes';
   const suites = r.prefixed(2); // cipher_suites<2..2^16-2>: whole uint16 values, at least one
   if (suites === undefined) return 'truncated cipher_suites';

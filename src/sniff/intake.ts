@@ -52,10 +52,13 @@ export class IntakeReader {
   readonly #opts: IntakeOptions;
   #proxy: ProxyHeader | null = null;
   #proxyDone: boolean;
-  /** The PROXY header while it is read, then the HTTP head (TLS goes to #hello). */
-  #pending = new GrowableBuffer(PROXY_V2_MAX_BYTES);
+  /**
+   * The PROXY header while it is read, then the HTTP head (TLS goes to #hello); made when first
+   * needed, as is #httpParser: a TLS connection without a PROXY header needs neither.
+   */
+  #pendingBuffer: GrowableBuffer | null = null;
   readonly #hello = new ClientHelloAccumulator();
-  readonly #http = new HttpHeadParser();
+  #httpParser: HttpHeadParser | null = null;
   #proxyParsedBytes = 0;
   /** Bytes copied by the PROXY header's buffer, once it is replaced by the HTTP head's. */
   #proxyCopiedBytes = 0;
@@ -66,9 +69,14 @@ export class IntakeReader {
     this.#proxyDone = !opts.expectProxy;
   }
 
+  get #pending(): GrowableBuffer {
+    this.#pendingBuffer ??= new GrowableBuffer(PROXY_V2_MAX_BYTES);
+    return this.#pendingBuffer;
+  }
+
   /** Bytes received and kept so far. */
   get bufferedBytes(): number {
-    return this.#pending.length + this.#hello.bufferedBytes;
+    return (this.#pendingBuffer?.length ?? 0) + this.#hello.bufferedBytes;
   }
 
   /**
@@ -76,7 +84,7 @@ export class IntakeReader {
    * done, which tests check stays linear in the bytes received.
    */
   get workBytes(): number {
-    return this.#proxyCopiedBytes + this.#pending.copiedBytes + this.#proxyParsedBytes + this.#http.scannedBytes;
+    return this.#proxyCopiedBytes + (this.#pendingBuffer?.copiedBytes ?? 0) + this.#proxyParsedBytes + (this.#httpParser?.scannedBytes ?? 0);
   }
 
   /** True while the PROXY header is still being read (its timeout/limit reasons differ). */
@@ -116,7 +124,7 @@ export class IntakeReader {
       this.#proxy = r.value;
       this.#proxyDone = true;
       this.#proxyCopiedBytes = this.#pending.copiedBytes;
-      this.#pending = new GrowableBuffer(MAX_HTTP_HEAD_BYTES);
+      this.#pendingBuffer = new GrowableBuffer(MAX_HTTP_HEAD_BYTES);
       chunk = buf.subarray(r.consumed);
       if (chunk.length === 0) return { kind: 'need-more' };
     }
@@ -146,7 +154,8 @@ export class IntakeReader {
     // the cap must be enforced.
     if (!first && !chunk.includes(0x0a) && this.#pending.length < MAX_HTTP_HEAD_BYTES) return { kind: 'need-more' };
     const buf = this.#pending.bytes;
-    const r = this.#http.parse(buf);
+    this.#httpParser ??= new HttpHeadParser();
+    const r = this.#httpParser.parse(buf);
     if (r.kind === 'need-more') return r;
     if (r.kind === 'invalid') return { kind: 'invalid', outcome: 'not_tls', reason: r.reason, reply: r.notHttp ? null : 'decode_error' };
     return {

@@ -14,35 +14,49 @@ export type ParseResult<T> =
   | { kind: 'need-more' }                  // outer framing incomplete: wait for more bytes
   | { kind: 'invalid'; reason: string };   // close with the matching outcome
 
-/** A forward-only view of a byte array; reads return undefined (and do not move) on short input. */
+/**
+ * A forward-only view of a byte array; reads return undefined (and do not move) on short input.
+ * It keeps offsets into the array it was given: integer reads and child readers allocate no
+ * views (issue #18: a subarray per read cost about 7 KB per ClientHello); only bytes() does.
+ */
 export class Reader {
   readonly #b: Uint8Array;
-  #i = 0;
+  #i: number;
+  readonly #end: number;
 
-  constructor(b: Uint8Array) {
+  /** Reads `b` from `start` up to `end` (clamped to the array; default: all of it). */
+  constructor(b: Uint8Array, start = 0, end = b.length) {
     this.#b = b;
+    this.#end = Math.max(0, Math.min(end, b.length));
+    this.#i = Math.max(0, Math.min(start, this.#end));
   }
 
   /** True when every byte has been read. */
   get empty(): boolean {
-    return this.#i === this.#b.length;
+    return this.#i === this.#end;
   }
 
   /** Bytes not read yet. */
   get remaining(): number {
-    return this.#b.length - this.#i;
+    return this.#end - this.#i;
   }
 
-  // The only place the cursor moves: all reads go through here.
-  #take(n: number): Uint8Array | undefined {
-    if (!Number.isSafeInteger(n) || n < 0 || this.#b.length - this.#i < n) return undefined;
-    return this.#b.subarray(this.#i, (this.#i += n));
+  // Where a read of `n` bytes would end, or -1 if fewer remain. The cursor moves only when a
+  // caller stores this value: every read goes through here first.
+  #fits(n: number): number {
+    if (!Number.isSafeInteger(n) || n < 0 || this.#end - this.#i < n) return -1;
+    return this.#i + n;
   }
 
   // Big-endian unsigned integer of `n` bytes (n <= 3, so it stays exact in a number).
   #uint(n: 1 | 2 | 3): number | undefined {
-    const b = this.#take(n);
-    return b && b.reduce((v, x) => v * 256 + x, 0);
+    const stop = this.#fits(n);
+    if (stop < 0) return undefined;
+    const b = this.#b;
+    let v = 0;
+    for (let i = this.#i; i < stop; i++) v = v * 256 + (b[i] ?? 0);
+    this.#i = stop;
+    return v;
   }
 
   /** One byte, or undefined at the end. */
@@ -62,7 +76,19 @@ export class Reader {
 
   /** The next `n` bytes as a view (not a copy), or undefined (not moving) if fewer remain. */
   bytes(n: number): Uint8Array | undefined {
-    return this.#take(n);
+    const stop = this.#fits(n);
+    if (stop < 0) return undefined;
+    const view = this.#b.subarray(this.#i, stop);
+    this.#i = stop;
+    return view;
+  }
+
+  /** Moves past the next `n` bytes without a view of them; false (not moving) if fewer remain. */
+  skip(n: number): boolean {
+    const stop = this.#fits(n);
+    if (stop < 0) return false;
+    this.#i = stop;
+    return true;
   }
 
   /**
@@ -72,11 +98,13 @@ export class Reader {
   prefixed(lenBytes: 1 | 2 | 3): Reader | undefined {
     const start = this.#i;
     const len = this.#uint(lenBytes);
-    const body = len === undefined ? undefined : this.#take(len);
-    if (body === undefined) {
+    const stop = len === undefined ? -1 : this.#fits(len);
+    if (stop < 0) {
       this.#i = start;
       return undefined;
     }
-    return new Reader(body);
+    const child = new Reader(this.#b, this.#i, stop);
+    this.#i = stop;
+    return child;
   }
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import t from 'tap';
-import { dial, DialError, interleaveFamilies, type DialAttempt } from '../../src/connect/dial.js';
+import { dial, dialOne, DialError, interleaveFamilies, type DialAttempt, type Dialed } from '../../src/connect/dial.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 
 /** Listens on `address`:`port` (0 = any free port) and resolves once listening. */
@@ -183,6 +183,52 @@ await t.test('abort', async (t) => {
 
   await conns.allClosed();
   t.pass(`aborted attempts left no connection open (${conns.accepted()} accepted)`);
+});
+
+await t.test('dialOne: one address without the happy-eyeballs machinery, same answers as dial', async (t) => {
+  const one = (address: string, port: number): Promise<Dialed | DialError> => new Promise((resolve) => dialOne(address, port, 5_000, resolve));
+
+  await t.test('connects: socket with noDelay and half-open, no failed attempts', async (t) => {
+    const server = await listen('127.0.0.1');
+    t.teardown(() => close(server));
+    server.on('connection', (s: Socket) => s.destroy());
+    const r = await one('127.0.0.1', portOf(server));
+    if (r instanceof DialError) throw r;
+    t.equal(r.address, '127.0.0.1');
+    t.same(r.attempts, []);
+    t.equal(r.socket.allowHalfOpen, true);
+    t.ok(r.socket.listenerCount('error') > 0, 'keeps an error handler until the caller attaches its own');
+    r.socket.destroy();
+  });
+
+  await t.test('refused: a DialError like dial()\'s, with the cause', async (t) => {
+    const server = await listen('127.0.0.1');
+    const port = portOf(server);
+    await close(server);
+    const [r, want] = [await one('127.0.0.1', port), await rejection(dial(['127.0.0.1'], port, 5_000))];
+    t.ok(r instanceof DialError);
+    if (!(r instanceof DialError)) return;
+    t.same(r.attempts, [{ address: `127.0.0.1:${port}`, code: 'ECONNREFUSED' }]);
+    t.equal(r.message, want.message);
+    t.equal(r.outcome, 'upstream_unreachable');
+    t.equal((r.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED');
+  });
+
+  await t.test('cancel answers ABORTED at once, and only once', async (t) => {
+    const server = await listen('127.0.0.1');
+    t.teardown(() => close(server));
+    server.on('connection', (s: Socket) => s.destroy());
+    const answers: (Dialed | DialError)[] = [];
+    const pending = dialOne('127.0.0.1', portOf(server), 5_000, (r) => answers.push(r));
+    pending.cancel();
+    pending.cancel();
+    t.equal(answers.length, 1);
+    const [r] = answers;
+    t.ok(r instanceof DialError);
+    if (!(r instanceof DialError)) return;
+    t.same(r.attempts, [{ address: `127.0.0.1:${portOf(server)}`, code: 'ABORTED' }]);
+    t.equal(r.message, `connect: 127.0.0.1:${portOf(server)} ABORTED`);
+  });
 });
 
 await t.test('losing attempts are destroyed: no connection stays open, no timer is left', async (t) => {

@@ -1,10 +1,13 @@
 // LogBudget (how many refusal lines a flood may write) and the access line that carries the
 // count of the lines it left out.
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import t from 'tap';
-import { LogBudget, recordAccess, type AccessRecord } from '../../src/observe/log.js';
+import { LogBudget, createLogger, recordAccess, type AccessRecord } from '../../src/observe/log.js';
 import { Metrics } from '../../src/observe/metrics.js';
 
 await t.test('at most `max` lines per interval; the rest are counted and reported once', (t) => {
@@ -51,4 +54,21 @@ await t.test('the access line written after refusals carries `suppressed`, and o
   recordAccess(rolling.allow() ? log : null, metrics, { ...record, conn: 13 }, rolling);
   await new Promise<void>((resolve) => setImmediate(resolve));
   t.same(lines.slice(1).map((l) => [l['conn'], l['suppressed']]), [[10, undefined], [13, 2]]);
+});
+
+await t.test('createLogger writes whole lines, any characters, in batches (buffer mode)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sni-log-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const fd = openSync(join(dir, 'out'), 'w');
+  const log = createLogger('info', () => {}, fd);
+  const names = ['ascii', 'é€ and 🙂', 'quote " backslash \\ newline \n', 'x'.repeat(5000)];
+  for (let i = 0; i < 200; i++) log.info({ i, name: names[i % names.length] }, 'line');
+  await new Promise<void>((resolve, reject) => log.flush((err) => (err ? reject(err) : resolve())));
+  closeSync(fd);
+  const lines = readFileSync(join(dir, 'out'), 'utf8').split('\n');
+  t.equal(lines.pop(), '', 'ends with a newline');
+  const parsed = lines.map((l) => JSON.parse(l) as { i: number; name: string; msg: string; time: string; pid: number });
+  t.same(parsed.map((p) => p.i), [...Array(200).keys()], 'every line, in order');
+  t.ok(parsed.every((p, i) => p.name === names[i % names.length] && p.msg === 'line' && p.pid === process.pid), 'every byte intact');
+  t.ok(parsed.every((p) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(p.time)), 'ISO time');
 });

@@ -97,3 +97,29 @@ await t.test('nested children stay within their parent', (t) => {
   t.equal(q?.remaining, 2);
   t.end();
 });
+
+await t.test('skip moves past whole fields only', (t) => {
+  const r = new Reader(bytes(1, 2, 3));
+  t.equal(r.skip(4), false);
+  t.equal(r.remaining, 3);
+  t.equal(r.skip(-1), false);
+  t.equal(r.skip(2), true);
+  t.equal(r.u8(), 3);
+  t.equal(r.skip(1), false);
+  t.ok(r.empty);
+  t.end();
+});
+
+await t.test('a reader over part of an array sees only that part, bounds clamped', (t) => {
+  const b = bytes(9, 0x00, 0x02, 0xaa, 0xbb, 7);
+  const r = new Reader(b, 1, 5);
+  t.equal(r.remaining, 4);
+  const child = r.prefixed(2);
+  t.same(child?.bytes(2), bytes(0xaa, 0xbb));
+  t.ok(r.empty);
+  t.equal(r.u8(), undefined); // 7 is past the end given
+  t.equal(new Reader(b, 4, 99).remaining, 2);
+  t.equal(new Reader(b, 99).remaining, 0);
+  t.equal(new Reader(b, -3, 2).u16(), 0x0900);
+  t.end();
+});
