@@ -111,7 +111,8 @@ export class Connection {
     this.#client = client;
     // First thing done with a new socket (STYLE §6): a reset must never become an uncaught error.
     client.on('error', (err) => this.#onClientError(err));
-    client.once('close', () => {
+    // on(), not once(): 'close' comes at most once, and once() costs a wrapper (issue #18).
+    client.on('close', () => {
       if (this.#state === 'hello') this.#finish(this.#intake.readingProxyHeader ? 'bad_proxy_header' : 'not_tls', { reason: this.#closedEarly() });
     });
     this.#env = env;

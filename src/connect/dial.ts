@@ -202,7 +202,8 @@ class OneDial implements PendingDial {
     this.#socket = connect({ host: address, port, allowHalfOpen: true, noDelay: true });
     // Attached first and left on: an error after the dial ended must never be unhandled.
     this.#socket.on('error', (err) => this.#failed(errorCode(err), err));
-    this.#socket.once('connect', () => this.#connected());
+    // on(), not once(): this socket connects once (issue #18: once() costs a wrapper).
+    this.#socket.on('connect', () => this.#connected());
     this.#timer = setTimeout(() => this.#giveUp('ETIMEDOUT'), timeoutMs);
   }
 

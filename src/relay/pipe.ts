@@ -238,11 +238,15 @@ export function relay(
   // and a write on the other, so either timer firing means the whole connection was idle.
   client.setTimeout(idleTimeoutMs, () => stop({ kind: 'idle' }));
   upstream.setTimeout(idleTimeoutMs, () => stop({ kind: 'idle' }));
+  // 'close' and 'end' are emitted at most once per socket, so the listeners below are added
+  // with on(): once() would cost a wrapper per listener and a removeListener when it fires
+  // (issue #18: with the same change in connection.ts and dial.ts, 25.4 → 24.4 KiB of the heap
+  // allocated per connection on Node 26).
   for (const socket of [client, upstream]) {
     // A socket that is already closed (the client reset while we were connecting) will not
     // emit 'close' again.
     if (socket.closed) queueMicrotask(closed);
-    else socket.once('close', closed);
+    else socket.on('close', closed);
   }
   // If one side is gone already, tear the other down and report a normal close.
   if (client.destroyed || upstream.destroyed) {
@@ -263,9 +267,9 @@ export function relay(
     // An end emitted before the relay began (a client that sent its hello, data and FIN at
     // once) is passed on now, as pipe() would.
     if (client.readableEnded) upstream.end();
-    else client.once('end', () => upstream.end());
+    else client.on('end', () => upstream.end());
     if (upstream.readableEnded) endClient();
-    else upstream.once('end', endClient);
+    else upstream.on('end', endClient);
     return;
   }
   // pipe() sees a replay the kernel has not taken yet (writableNeedDrain) and waits for 'drain'
