@@ -5,9 +5,9 @@ import { ConfigError, errorCode } from '../errors.js';
 import { parseExposition } from '../observe/exposition.js';
 import { secondsOption } from './options.js';
 import { formatAgo, shortenMiddle } from '../observe/status-format.js';
-import { buildStatusReport, resolverLines, type StatusReport } from '../observe/status.js';
+import { buildStatusReport, type StatusReport } from '../observe/status.js';
 import {
-  describeListeners, describeReload, outcomeRows, statusSummary, statusTable, type StatusCell,
+  describeListeners, describeReload, outcomeRows, resolverLines, statusSummary, statusTable, type StatusCell,
 } from '../observe/status-table.js';
 import { wrapText } from './output.js';
 

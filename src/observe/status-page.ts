@@ -10,6 +10,7 @@ import {
   describeListeners, describeReload, outcomeRows, statusSummary, statusTable, type StatusCell,
 } from './status-table.js';
 import { formatAgo, formatTime } from './status-format.js';
+import { DNS_LOOKUP_RESULTS } from './metrics.js';
 import type { StatusReport } from './status.js';
 
 /** One configured route as `check` describes it: pattern, where it connects, where it came from. */
@@ -65,9 +66,8 @@ function cell(c: StatusCell, key: string, classes: readonly string[], html = esc
 /** The per-resolver lookup counts as a table (sni_forwarder_dns_lookups_total). */
 function resolverTable(report: StatusReport): string {
   if (report.resolvers.length === 0) return '<p class="muted">No lookups counted.</p>';
-  const keys = ['hit', 'miss', 'stale', 'failure'] as const;
-  const head = `<tr><th>resolver</th>${keys.map((k) => `<th class="n">${k}</th>`).join('')}</tr>`;
-  const rows = report.resolvers.map((r) => `<tr data-resolver="${escapeHtml(r.resolver)}"><td>${escapeHtml(r.resolver)}</td>${keys
+  const head = `<tr><th>resolver</th>${DNS_LOOKUP_RESULTS.map((k) => `<th class="n">${k}</th>`).join('')}</tr>`;
+  const rows = report.resolvers.map((r) => `<tr data-resolver="${escapeHtml(r.resolver)}"><td>${escapeHtml(r.resolver)}</td>${DNS_LOOKUP_RESULTS
     .map((k) => `<td class="n${k === 'failure' && r[k] > 0 ? ' bad' : ''}" data-key="${k}" data-value="${r[k]}">${r[k]}</td>`).join('')}</tr>`);
   return `<table id="resolvers"><thead>${head}</thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
 }

@@ -1,5 +1,6 @@
 // The tables and phrases both status views draw from a StatusReport: the page on the metrics
 // address and `sni-forwarder status`. Pure: a report in, display strings out.
+import { DNS_LOOKUP_RESULTS } from './metrics.js';
 import { formatAgo, formatBytes, formatTime, formatUptime } from './status-format.js';
 import { UNROUTED_LABEL, type HostStatus, type ListenerStatus, type ReloadStatus, type StatusReport } from './status.js';
 
@@ -147,4 +148,16 @@ export function statusSummary(report: StatusReport, nowSeconds: number): [string
     ['download', formatBytes(t.downloadBytes)],
   );
   return pairs;
+}
+
+/**
+ * One line per resolver, "NAME: hit N, miss N, stale N, failure N; routes A, B", naming the
+ * route hosts it serves (sni_forwarder_route_info), for `status`.
+ */
+export function resolverLines(report: StatusReport): string[] {
+  return report.resolvers.map((r) => {
+    const routes = report.hosts.filter((h) => h.resolver === r.resolver).map((h) => h.host);
+    const counts = DNS_LOOKUP_RESULTS.map((k) => `${k} ${r[k]}`).join(', ');
+    return `${r.resolver}: ${counts}${routes.length === 0 ? '' : `; routes ${routes.join(', ')}`}`;
+  });
 }

@@ -3,6 +3,7 @@
 // same as a single process. Pure: samples in, a report and a table of display strings out.
 import { FAILURE_OUTCOMES, OUTCOMES } from '../errors.js';
 import type { Sample } from './exposition.js';
+import { DNS_LOOKUP_RESULTS } from './metrics.js';
 
 const PREFIX = 'sni_forwarder_';
 
@@ -105,8 +106,6 @@ export function isFailure(outcome: string): boolean {
   return FAILURE_OUTCOMES.some((o) => o === outcome);
 }
 
-const LOOKUP_RESULTS = ['hit', 'miss', 'stale', 'failure'] as const;
-
 /** Known outcomes in the union's order, then unknown ones by name. */
 function outcomeOrder(a: string, b: string): number {
   const ia = OUTCOMES.indexOf(a as (typeof OUTCOMES)[number]);
@@ -142,7 +141,7 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
       }
       case `${PREFIX}dns_lookups_total`: {
         const name = s.labels['resolver'];
-        const result = LOOKUP_RESULTS.find((r) => r === s.labels['result']);
+        const result = DNS_LOOKUP_RESULTS.find((r) => r === s.labels['result']);
         if (name === undefined || result === undefined || !Number.isFinite(s.value)) break;
         let r = resolvers.get(name);
         if (r === undefined) resolvers.set(name, (r = { resolver: name, hit: 0, miss: 0, stale: 0, failure: 0 }));
@@ -239,16 +238,4 @@ export function buildStatusReport(samples: readonly Sample[]): StatusReport {
     version,
     resolvers: [...resolvers.values()],
   };
-}
-
-/**
- * One line per resolver, "NAME: hit N, miss N, stale N, failure N; routes A, B", naming the
- * route hosts it serves (sni_forwarder_route_info), for `status`.
- */
-export function resolverLines(report: StatusReport): string[] {
-  return report.resolvers.map((r) => {
-    const routes = report.hosts.filter((h) => h.resolver === r.resolver).map((h) => h.host);
-    const counts = LOOKUP_RESULTS.map((k) => `${k} ${r[k]}`).join(', ');
-    return `${r.resolver}: ${counts}${routes.length === 0 ? '' : `; routes ${routes.join(', ')}`}`;
-  });
 }

@@ -4,9 +4,9 @@ import { AggregatorRegistry, Registry } from 'prom-client';
 import t from 'tap';
 import { parseExposition } from '../../src/observe/exposition.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import { buildStatusReport, resolverLines, UNROUTED_LABEL } from '../../src/observe/status.js';
+import { buildStatusReport, UNROUTED_LABEL } from '../../src/observe/status.js';
 import { formatAgo, formatBytes, formatTime, formatUptime, shortenMiddle } from '../../src/observe/status-format.js';
-import { describeListeners, describeReload, outcomeRows, statusSummary, statusTable } from '../../src/observe/status-table.js';
+import { describeListeners, describeReload, outcomeRows, resolverLines, statusSummary, statusTable } from '../../src/observe/status-table.js';
 
 const T0 = Date.UTC(2026, 10, 28, 10, 0, 0); // ms
 
