@@ -3,31 +3,16 @@
 // that cannot drift") whose output no longer matches what the built CLI prints, with that
 // output. Examples that still match, `…` included, are left as they are. Needs `make build
 // build-test`; review the diff before committing it.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { difference, documents, lineMatches, parseExamples } from '../build/test/helpers/doc-examples.js';
+import { difference, documents, lineMatches, outputLines, parseExamples, runExample } from '../build/test/helpers/doc-examples.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 
-function run(command, cwd) {
-  const script = `sni-forwarder() { "$SNI_NODE" "$SNI_CLI" "$@"; }\n${command}`;
-  const ran = spawnSync('bash', ['--norc', '--noprofile', '-c', script], {
-    cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8',
-    env: { PATH: process.env.PATH, SNI_NODE: process.execPath, SNI_CLI: CLI, TZ: 'UTC', LANG: 'C.UTF-8' },
-  });
-  return { stdout: ran.stdout, stderr: ran.stderr };
-}
-
 /** The actual lines, keeping each expected line (`…` and all) that still matches its actual one. */
 function merged(expected, actual) {
-  return lines(actual).map((line, i) => (expected[i] !== undefined && lineMatches(expected[i], line) ? expected[i] : line));
-}
-
-function lines(text) {
-  const out = text.replace(/\n+$/, '').split('\n');
-  return out.length === 1 && out[0] === '' ? [] : out;
+  return outputLines(actual).map((line, i) => (expected[i] !== undefined && lineMatches(expected[i], line) ? expected[i] : line));
 }
 
 let changed = 0;
@@ -41,7 +26,7 @@ for (const doc of documents(ROOT)) {
   for (const example of [...examples].reverse()) {
     const at = Number(example.where.split(':').at(-1)) - 1; // the command line, 0-based
     const expectedCount = example.stdout.length + (example.stderr === null ? 0 : 1 + example.stderr.length);
-    const ran = run(example.command, resolve(ROOT, example.dir));
+    const ran = await runExample(example.command, resolve(ROOT, example.dir), CLI);
     const stdout = difference(example.stdout, ran.stdout) === null ? example.stdout : merged(example.stdout, ran.stdout);
     const stderr = example.stderr === null ? null
       : difference(example.stderr, ran.stderr) === null ? example.stderr : merged(example.stderr, ran.stderr);

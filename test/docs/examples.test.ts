@@ -1,29 +1,11 @@
 // Runs every console example of README.md and docs/ that is marked as checked (see
 // test/helpers/doc-examples.ts) with the built CLI, and compares what it prints.
-import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import t from 'tap';
 import { CLI } from '../helpers/daemon.js';
-import { difference, examplesIn, parseExamples } from '../helpers/doc-examples.js';
+import { difference, examplesIn, parseExamples, runExample } from '../helpers/doc-examples.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-
-interface Ran { code: number; stdout: string; stderr: string }
-
-/** Runs `command` with bash, `sni-forwarder` being the built CLI on this Node. */
-function run(command: string, cwd: string): Promise<Ran> {
-  const script = `sni-forwarder() { "$SNI_NODE" "$SNI_CLI" "$@"; }\n${command}`;
-  return new Promise((done) => {
-    execFile('bash', ['--norc', '--noprofile', '-c', script], {
-      cwd,
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', SNI_NODE: process.execPath, SNI_CLI: CLI, TZ: 'UTC', LANG: 'C.UTF-8' },
-      timeout: 30_000,
-    }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      done({ code, stdout, stderr });
-    });
-  });
-}
 
 await t.test('the example checker sees a difference and accepts …', (t) => {
   t.equal(difference(['a', 'b'], 'a\nb\n'), null);
@@ -50,7 +32,7 @@ t.ok(examples.filter((e) => e.where.startsWith('README.md:')).length >= 3, `the 
 for (const example of examples) {
   await t.test(`${example.where}: $ ${example.command}`, async (t) => {
     t.ok(example.command.startsWith('sni-forwarder'), 'a checked example runs sni-forwarder');
-    const ran = await run(example.command, resolve(ROOT, example.dir));
+    const ran = await runExample(example.command, resolve(ROOT, example.dir), CLI);
     t.equal(ran.code, example.exitCode, `exit status (stderr: ${ran.stderr.trim().slice(0, 300)})`);
     t.equal(difference(example.stdout, ran.stdout), null, 'stdout as in the example');
     if (example.stderr !== null) t.equal(difference(example.stderr, ran.stderr), null, 'stderr as in the example');

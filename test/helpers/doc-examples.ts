@@ -8,6 +8,7 @@
 // status; 0 otherwise); the lines up to the next command are its expected stdout, and lines
 // after a line `(stderr)` its expected stderr (stderr is not compared when that line is absent).
 // In an expected line, `…` stands for any text within that line.
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -90,8 +91,7 @@ export function lineMatches(expected: string, actual: string): boolean {
 export function difference(expected: readonly string[], actual: string): string | null {
   const want = [...expected];
   while (want.length > 0 && want[want.length - 1] === '') want.pop();
-  const got = actual.replace(/\n+$/, '').split('\n');
-  if (got.length === 1 && got[0] === '') got.pop();
+  const got = outputLines(actual);
   for (let k = 0; k < Math.max(want.length, got.length); k++) {
     const w = want[k];
     const g = got[k];
@@ -100,4 +100,34 @@ export function difference(expected: readonly string[], actual: string): string 
     if (!lineMatches(w, g)) return `line ${k + 1}: the example shows ${JSON.stringify(w)}, the program printed ${JSON.stringify(g)}`;
   }
   return null;
+}
+
+/** The lines of a command's output, trailing newlines ignored (none for empty output). */
+export function outputLines(text: string): string[] {
+  const lines = text.replace(/\n+$/, '').split('\n');
+  return lines.length === 1 && lines[0] === '' ? [] : lines;
+}
+
+export interface ExampleRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs an example's `command` with bash in `cwd`, `sni-forwarder` being `cli` (the built
+ * dist/cli.js) on this Node, with a fixed time zone and locale and no rc files.
+ */
+export function runExample(command: string, cwd: string, cli: string): Promise<ExampleRun> {
+  const script = `sni-forwarder() { "$SNI_NODE" "$SNI_CLI" "$@"; }\n${command}`;
+  return new Promise((done) => {
+    execFile('bash', ['--norc', '--noprofile', '-c', script], {
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', SNI_NODE: process.execPath, SNI_CLI: cli, TZ: 'UTC', LANG: 'C.UTF-8' },
+      timeout: 30_000,
+    }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      done({ code, stdout, stderr });
+    });
+  });
 }
