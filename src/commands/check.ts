@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { formatHostPort } from '../config/address.js';
+import { formatHostPort, formatServers } from '../config/address.js';
 import { formatDuration } from '../config/duration.js';
 import { unreadableReason } from '../config/file-text.js';
 import { loadConfig } from '../config/load.js';
@@ -61,7 +61,7 @@ export function describeConfig(config: Config): string[] {
       `idle_timeout=${formatDuration(lim.idleTimeoutMs)} drain_timeout=${formatDuration(lim.drainTimeoutMs)} max_connections=${lim.maxConnections}`,
   );
   for (const res of config.resolvers) {
-    const servers = res.servers === null ? '/etc/resolv.conf' : res.servers.map(formatHostPort).join(', ');
+    const servers = formatServers(res.servers);
     lines.push(`resolver ${res.name} ${servers} prefer=${res.prefer} timeout=${formatDuration(res.timeoutMs)} ttl=${formatDuration(res.minTtlMs)}..${formatDuration(res.maxTtlMs)}`);
   }
   const routes = Router.compile(config.routes).routes;

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { formatHostPort, validateHostname } from '../config/address.js';
+import { formatHostPort, formatServers, validateHostname } from '../config/address.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { Router, type Route } from '../decide/router.js';
@@ -103,7 +103,7 @@ export function explainRoute(config: Config, host: string): RouteExplanation {
   const connectHost = route.upstream?.host ?? name;
   const isLiteral = isIP(connectHost) !== 0;
   const resolverConfig = config.resolvers.find((r) => r.name === route.resolver) ?? config.resolver;
-  const servers = resolverConfig.servers === null ? '/etc/resolv.conf' : resolverConfig.servers.map(formatHostPort).join(', ');
+  const servers = formatServers(resolverConfig.servers);
   const nets = config.upstreamNetworks.map((c) => `${c.address}/${c.prefix}`);
   // connection.ts filters DNS answers only: a static IP upstream is the operator's own choice.
   const upstreamNetworks = nets.length > 0 && !isLiteral ? nets : null;

@@ -159,6 +159,11 @@ export function formatHostPort(a: HostPort): string {
   return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
 
+/** A resolver's `servers` as `check` and `route` show them; null (none configured) is /etc/resolv.conf. */
+export function formatServers(servers: readonly HostPort[] | null): string {
+  return servers === null ? '/etc/resolv.conf' : servers.map(formatHostPort).join(', ');
+}
+
 /**
  * The 4 or 16 bytes of an IP literal (IPv4-in-IPv6 tails such as "::ffff:1.2.3.4" included);
  * undefined if the string is not an IP literal or has a zone identifier.
