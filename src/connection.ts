@@ -49,8 +49,11 @@ export interface ListenerInfo {
   readonly protocol: 'tls' | 'http';
   /** Connections start with a PROXY header (from peers in `proxyFrom`). */
   readonly proxyProtocol: boolean;
-  /** Peers allowed (and required) to send the PROXY header; null = every peer. */
-  readonly proxyFrom: CidrSet | null;
+  /**
+   * Peers allowed (and required) to send the PROXY header. Never "every peer" by default: the
+   * config refuses proxy_protocol without proxy_protocol_from (0.0.0.0/0 and ::/0 must be named).
+   */
+  readonly proxyFrom: CidrSet;
 }
 
 type State = 'hello' | 'connecting' | 'relaying' | 'done';
@@ -120,7 +123,7 @@ export class Connection {
     this.#clientAddress = unmapIPv4(client.remoteAddress ?? '');
     this.#clientLabel = formatAddress(this.#clientAddress, client.remotePort ?? 0);
     // Only trusted peers may (and must) send a PROXY header; others are taken as clients.
-    const expectProxy = listener.proxyProtocol && (listener.proxyFrom === null || listener.proxyFrom.has(this.#clientAddress));
+    const expectProxy = listener.proxyProtocol && listener.proxyFrom.has(this.#clientAddress);
     this.#intake = new IntakeReader({ protocol: listener.protocol, expectProxy });
   }
 

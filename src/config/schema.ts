@@ -186,7 +186,16 @@ function readListener(ctx: Ctx, at: At): ReadListener | undefined {
   const d = DEFAULTS.listener;
   const protocol = field(ctx, f, 'protocol', oneOf(['tls', 'http'] as const)) ?? d.protocol;
   const proxyProtocol = field(ctx, f, 'proxy_protocol', readBool) ?? d.proxyProtocol;
-  const proxyProtocolFrom = field(ctx, f, 'proxy_protocol_from', list(readCidr)) ?? d.proxyProtocolFrom;
+  const fromRead = field(ctx, f, 'proxy_protocol_from', list(readCidr));
+  const proxyProtocolFrom = fromRead ?? d.proxyProtocolFrom;
+  const proxyAt = f.get('proxy_protocol');
+  if (proxyProtocol && proxyAt !== undefined && (fromRead?.length === 0 || !f.has('proxy_protocol_from'))) {
+    // An empty list would let every peer send a header and so claim any client address, past
+    // clients.allow and max_connections_per_client: a door the operator must open by name.
+    ctx.report(proxyAt, `proxy_protocol is on but proxy_protocol_from is ${fromRead === undefined ? 'not set' : 'empty'}:`
+      + ' any peer could claim any client address; set it to the load balancers\' addresses'
+      + ' (["0.0.0.0/0", "::/0"] trusts every peer)');
+  }
   const addressAt = f.get('address');
   if (addressAt === undefined) return ctx.report(at, 'missing address, such as "0.0.0.0:443"');
   return address && { listener: { address, protocol, proxyProtocol, proxyProtocolFrom }, addressAt };

@@ -61,7 +61,7 @@ function listenerInfo(lc: ListenerConfig, label: string, port: number): Listener
     port,
     protocol: lc.protocol,
     proxyProtocol: lc.proxyProtocol,
-    proxyFrom: lc.proxyProtocolFrom.length > 0 ? new CidrSet(lc.proxyProtocolFrom) : null,
+    proxyFrom: new CidrSet(lc.proxyProtocolFrom),
   };
 }
 

@@ -78,6 +78,22 @@ const CASES: { name: string; text: string; want: string[] }[] = [
     ],
   },
   {
+    name: 'proxy_protocol without proxy_protocol_from: every peer could claim any client address',
+    text: 'listen:\n  - address: "127.0.0.1:8443"\n    proxy_protocol: true\n' + R,
+    want: [
+      'c.yaml:3:21: listen[0].proxy_protocol: proxy_protocol is on but proxy_protocol_from is not set: any peer could claim any client address;'
+        + ' set it to the load balancers\' addresses (["0.0.0.0/0", "::/0"] trusts every peer)',
+    ],
+  },
+  {
+    name: 'proxy_protocol with an empty proxy_protocol_from',
+    text: 'listen:\n  - address: "127.0.0.1:8443"\n    proxy_protocol: true\n    proxy_protocol_from: []\n' + R,
+    want: [
+      'c.yaml:3:21: listen[0].proxy_protocol: proxy_protocol is on but proxy_protocol_from is empty: any peer could claim any client address;'
+        + ' set it to the load balancers\' addresses (["0.0.0.0/0", "::/0"] trusts every peer)',
+    ],
+  },
+  {
     name: 'wrong type: enum',
     text: L + R + 'log:\n  level: loud\n',
     want: [
@@ -565,4 +581,10 @@ await t.test('config.example.yaml is valid', async (t) => {
   t.ok(config.routes.length >= 2, 'has example routes');
   t.ok(config.routes.some((r) => r.upstream !== null), 'has a static route');
   t.ok(config.routes.some((r) => r.upstream === null), 'has a dynamic route');
+});
+
+await t.test('proxy_protocol trusts every peer only when proxy_protocol_from names 0.0.0.0/0 and ::/0', (t) => {
+  const c = loadConfigText('listen:\n  - address: "127.0.0.1:8443"\n    proxy_protocol: true\n    proxy_protocol_from: ["0.0.0.0/0", "::/0"]\n' + R, 'c.yaml');
+  t.same(c.listen[0]?.proxyProtocolFrom.map((x) => `${x.address}/${x.prefix}`), ['0.0.0.0/0', '::/0']);
+  t.end();
 });
