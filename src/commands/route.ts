@@ -3,7 +3,7 @@ import { formatHostPort, formatServers, validateHostname } from '../config/addre
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/types.js';
 import { Router, type Route } from '../decide/router.js';
-import { SPECIAL_BLOCKS, entryOpens } from '../decide/special-addresses.js';
+import { EMBEDDED_IN, SPECIAL_BLOCKS, entryOpens } from '../decide/special-addresses.js';
 import { regionDifference } from '../registry/regions.js';
 
 /** How many near-miss patterns a refusal lists at most. */
@@ -143,7 +143,8 @@ function specialAddresses(config: Config, connectHost: string, isLiteral: boolea
   const kinds = new Map<string, string[]>();
   for (const b of SPECIAL_BLOCKS) kinds.set(b.kind, [...(kinds.get(b.kind) ?? []), b.text]);
   const blocks = [...kinds].map(([kind, texts]) => `${kind} ${texts.join(', ')}`).join('; ');
-  const note = `resolved addresses in these blocks are refused (not_allowed) unless an upstream_networks entry within the block lists them: ${blocks}`;
+  const note = `resolved addresses in these blocks are refused (not_allowed) unless an upstream_networks entry within the block lists them: ${blocks}`
+    + ` (the IPv4 blocks also inside ${EMBEDDED_IN})`;
   return {
     specialAddressesOpened: opened,
     specialAddressesNote: opened.length === 0 ? `${note}; none opened` : `${note}; opened by ${opened.join(', ')}`,

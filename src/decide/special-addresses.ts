@@ -1,6 +1,7 @@
 // Which addresses a DNS answer may send a connection to (SPEC §3, upstream_networks): the
 // upstream_networks filter and the special-purpose blocks (RFC 6890, the clouds' metadata
 // services) that only an explicit upstream_networks entry opens. Pure: built on cidr-set.ts, so decide/ needs no node:net.
+import { ipBytes } from '../config/address.js';
 import type { Cidr } from '../config/types.js';
 import { CidrSet } from './cidr-set.js';
 
@@ -48,11 +49,84 @@ export const SPECIAL_BLOCKS: readonly SpecialBlock[] = [
 
 const SPECIAL_SET = new CidrSet(SPECIAL_BLOCKS.map((b) => b.cidr));
 
-/** The narrowest special-purpose block holding `address` (a zone id is ignored), or undefined. */
+/**
+ * IPv6 prefixes whose addresses carry an IPv4 address that a NAT64 gateway or a 6to4 relay
+ * connects to: the IPv4 special-purpose blocks apply inside them too, or a hostile DNS server
+ * could answer 64:ff9b::a9fe:a9fe for 169.254.169.254 on an IPv6-only subnet with NAT64. `at`
+ * is the byte where the IPv4 address starts. (IPv4-compatible ::a.b.c.d is deprecated and not
+ * translated by Linux without a configured sit tunnel: not screened.)
+ */
+interface Embedding {
+  readonly name: string;
+  readonly text: string;
+  readonly bytes: Uint8Array;
+  readonly prefix: number;
+  readonly at: number;
+}
+
+function embedding(name: string, text: string, at: number): Embedding {
+  const [address = '', prefix = ''] = text.split('/');
+  return { name, text, bytes: ipBytes(address) ?? new Uint8Array(16), prefix: Number(prefix), at };
+}
+
+const EMBEDDINGS: readonly Embedding[] = [
+  embedding('NAT64', '64:ff9b::/96', 12), // RFC 6052's well-known prefix
+  embedding('NAT64', '64:ff9b:1::/48', 12), // RFC 8215's local-use prefix, used as a /96
+  embedding('6to4', '2002::/16', 2), // RFC 3056: 2002:WWXX:YYZZ::/48
+];
+
+/** The IPv6 prefixes inside which the IPv4 blocks apply too, as `route` lists them. */
+export const EMBEDDED_IN = EMBEDDINGS.map((e) => `${e.name} ${e.text}`).join(', ');
+
+/** The embedding `bytes` (16, not IPv4-mapped) is in, or undefined. */
+function embeddingOf(bytes: Uint8Array): Embedding | undefined {
+  return EMBEDDINGS.find((e) => {
+    const full = e.prefix >> 3;
+    for (let i = 0; i < full; i++) if (bytes[i] !== e.bytes[i]) return false;
+    return true; // every prefix above is a whole number of bytes
+  });
+}
+
+/** IPv6 groups without compression, as CIDR addresses are written for matching. */
+function ipv6Text(bytes: Uint8Array): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+  return groups.join(':');
+}
+
+/**
+ * The IPv4 block `inner` as it appears inside `e`: the IPv6 CIDR of every address of `e` that
+ * carries an address of `inner`, so that only an upstream_networks entry within it opens it.
+ */
+function embeddedBlock(e: Embedding, inner: SpecialBlock, bytes: Uint8Array): SpecialBlock {
+  const outer = Uint8Array.from(bytes);
+  const v4 = ipBytes(inner.cidr.address) ?? new Uint8Array(4);
+  outer.set(v4, e.at);
+  outer.fill(0, e.at + 4);
+  const prefix = e.at * 8 + inner.cidr.prefix;
+  return {
+    kind: inner.kind,
+    cidr: { address: ipv6Text(outer), prefix, family: 'ipv6' },
+    text: `${inner.text} inside ${e.name} ${e.text}`,
+  };
+}
+
+/**
+ * The narrowest special-purpose block holding `address` (a zone id is ignored), or undefined.
+ * For a NAT64 or 6to4 address it is the block of the IPv4 address inside, as an IPv6 block.
+ */
 export function specialBlockOf(address: string): SpecialBlock | undefined {
   const zone = address.indexOf('%');
-  const i = SPECIAL_SET.narrowest(zone === -1 ? address : address.slice(0, zone));
-  return i === -1 ? undefined : SPECIAL_BLOCKS[i];
+  const bare = zone === -1 ? address : address.slice(0, zone);
+  const i = SPECIAL_SET.narrowest(bare);
+  if (i !== -1) return SPECIAL_BLOCKS[i];
+  const bytes = ipBytes(bare);
+  const e = bytes?.length === 16 ? embeddingOf(bytes) : undefined;
+  if (bytes === undefined || e === undefined) return undefined;
+  const inner = bytes.subarray(e.at, e.at + 4).join('.');
+  const j = SPECIAL_SET.narrowest(inner);
+  const b = SPECIAL_BLOCKS[j];
+  return j === -1 || b === undefined ? undefined : embeddedBlock(e, b, bytes);
 }
 
 /**
@@ -73,7 +147,7 @@ const MAX_NAMED = 4;
 
 /** The rule, as refusal reasons and `route` state it. */
 export const SPECIAL_RULE = 'loopback, unspecified, link-local, cloud metadata, multicast and broadcast addresses '
-  + 'are refused unless an upstream_networks entry within their block lists them';
+  + '(IPv4 ones also inside NAT64 and 6to4 addresses) are refused unless an upstream_networks entry within their block lists them';
 
 /**
  * Screens the addresses DNS gave for `host`, an upstream named by DNS (not an IP literal: those

@@ -46,7 +46,22 @@ await t.test('specialBlockOf: the narrowest special block, or none', (t) => {
     ['ff02::1', 'multicast ff00::/8'],
     ['255.255.255.255', 'broadcast 255.255.255.255/32'],
     ['::ffff:255.255.255.255', 'broadcast 255.255.255.255/32'],
+    // The IPv4 blocks inside NAT64 (RFC 6052, RFC 8215) and 6to4 (RFC 3056) addresses.
+    ['64:ff9b::a9fe:a9fe', 'cloud metadata 169.254.169.254/32 inside NAT64 64:ff9b::/96'],
+    ['64:ff9b::169.254.169.254', 'cloud metadata 169.254.169.254/32 inside NAT64 64:ff9b::/96'],
+    ['64:ff9b::7f00:1', 'loopback 127.0.0.0/8 inside NAT64 64:ff9b::/96'],
+    ['64:FF9B::0.0.0.0', 'unspecified 0.0.0.0/8 inside NAT64 64:ff9b::/96'],
+    ['64:ff9b:1:2::a9fe:101', 'link-local 169.254.0.0/16 inside NAT64 64:ff9b:1::/48'],
+    ['64:ff9b:1::6464:64c8', 'cloud metadata 100.100.100.200/32 inside NAT64 64:ff9b:1::/48'],
+    ['2002:a9fe:a9fe::1', 'cloud metadata 169.254.169.254/32 inside 6to4 2002::/16'],
+    ['2002:7f00:1::', 'loopback 127.0.0.0/8 inside 6to4 2002::/16'],
+    ['2002:e000:1:5::9', 'multicast 224.0.0.0/4 inside 6to4 2002::/16'],
     // Ordinary addresses.
+    ['64:ff9b::a00:1', undefined],
+    ['64:ff9b::101:101', undefined],
+    ['64:ff9c::7f00:1', undefined],
+    ['2002:a00:1::1', undefined],
+    ['2003:7f00:1::', undefined],
     ['1.1.1.1', undefined],
     ['10.0.0.1', undefined],
     ['100.100.100.201', undefined],
@@ -70,7 +85,8 @@ await t.test('specialBlockOf: the narrowest special block, or none', (t) => {
 await t.test('screenAnswers: addresses × upstream_networks', (t) => {
   const open = ['1.1.1.1', '10.0.0.1', '2001:db8::1', '100.100.2.136'];
   const special = ['0.0.0.0', '::', '127.0.0.1', '::1', '::ffff:127.0.0.1', '169.254.1.1', '169.254.169.254',
-    'fe80::1', 'fe80::1%eth0', 'fd00:ec2::254', '100.100.100.200', '224.0.0.1', 'ff02::1', '255.255.255.255'];
+    'fe80::1', 'fe80::1%eth0', 'fd00:ec2::254', '100.100.100.200', '224.0.0.1', 'ff02::1', '255.255.255.255',
+    '64:ff9b::a9fe:a9fe', '64:ff9b::7f00:1', '2002:7f00:1::'];
   // [upstream_networks (null = not set), addresses that pass]
   const cases: [string[] | null, string[]][] = [
     [null, open],
@@ -96,6 +112,12 @@ await t.test('screenAnswers: addresses × upstream_networks', (t) => {
     [['::/128'], ['::']],
     [['224.0.0.0/4', 'ff00::/8'], ['224.0.0.1', 'ff02::1']],
     [['255.255.255.255/32'], ['255.255.255.255']],
+    // Inside NAT64 and 6to4 only an IPv6 entry within the embedded block opens it: neither the
+    // IPv4 block nor the whole translation prefix does.
+    [['169.254.169.254/32', '64:ff9b::/96', '2002::/16'], ['169.254.169.254']],
+    [['64:ff9b::a9fe:a9fe/128'], ['64:ff9b::a9fe:a9fe']],
+    [['64:ff9b::7f00:0/104'], ['64:ff9b::7f00:1']],
+    [['2002:7f00::/24'], ['2002:7f00:1::']],
   ];
   for (const [entries, want] of cases) {
     const set = entries === null ? null : nets(...entries);
@@ -121,6 +143,10 @@ await t.test('screenAnswers keeps the fine answers in order and names the refuse
   });
   t.same(screenAnswers('a.example.test', ['10.9.9.9'], nets('192.168.0.0/16')),
     { ok: false, reason: 'a.example.test resolves to 10.9.9.9 (outside upstream_networks)' }, 'no rule text when nothing special');
+  t.same(screenAnswers('nat64.example.test', ['64:ff9b::a9fe:a9fe'], null), {
+    ok: false,
+    reason: `nat64.example.test resolves to 64:ff9b::a9fe:a9fe (cloud metadata 169.254.169.254/32 inside NAT64 64:ff9b::/96): ${SPECIAL_RULE}`,
+  });
   const many = screenAnswers('a.example.test', ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'], null);
   t.match(many, { ok: false, reason: /127\.0\.0\.4 \(loopback 127\.0\.0\.0\/8\), 2 more: / }, 'a long answer is cut short');
   t.end();

@@ -45,6 +45,8 @@ const dns = await Dnsmasq.start({
     'lo.special.test': ['127.0.0.21'],
     'lo6.special.test': ['::1'],
     'zero.special.test': ['0.0.0.0'],
+    // 127.0.0.21 as a NAT64 gateway would translate it (RFC 6052's well-known prefix).
+    'nat64.special.test': ['64:ff9b::7f00:15'],
     'zero.self.test': ['0.0.0.0'],
   },
 });
@@ -198,6 +200,7 @@ routes:
     ['lo.special.test', '127.0.0.21', 'loopback 127.0.0.0/8'],
     ['lo6.special.test', '::1', 'loopback ::1/128'],
     ['zero.special.test', '0.0.0.0', 'unspecified 0.0.0.0/8'],
+    ['nat64.special.test', '64:ff9b::7f00:15', 'loopback 127.0.0.0/8 inside NAT64 64:ff9b::/96'],
     ['zero.self.test', '0.0.0.0', 'unspecified 0.0.0.0/8'],
   ] as const) {
     const r = await curlVia(d, name);
@@ -215,7 +218,7 @@ routes:
   t.equal(loop['outcome'], 'loop');
   // Every connection above was one client connection: none came back through the forwarder.
   const lines = d.lines.filter((l) => l.msg === 'connection');
-  t.equal(lines.length, 5, 'one access line per curl, no looped connections');
+  t.equal(lines.length, 6, 'one access line per curl, no looped connections');
 });
 
 await t.test('upstream_networks 127.0.0.0/8 opens loopback; 0.0.0.0/0 opens no special block', async (t) => {
