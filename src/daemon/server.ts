@@ -201,8 +201,7 @@ export class Daemon {
     }, BYTE_SAMPLE_INTERVAL_MS);
     this.#sampler.unref();
     this.#fdWatch = FdWatch.start(this.#log);
-    this.#ready = true;
-    this.metrics.ready.set(1);
+    this.#setReady(true);
     // `routes` counts host patterns, the number `check` prints as "routes (N)" and the status
     // page as "Routes (N)"; a YAML route item with two hosts is two routes.
     this.#log.info({ routes: this.#env?.router.routes.length ?? 0, resolvers: this.#env?.resolvers.describe() ?? {} }, 'ready');
@@ -355,13 +354,18 @@ export class Daemon {
     new Connection(socket, env, listener).start();
   }
 
+  /** Readiness, as /readyz answers it and the sni_forwarder_ready gauge shows it: set together. */
+  #setReady(ready: boolean): void {
+    this.#ready = ready;
+    this.metrics.ready.set(ready ? 1 : 0);
+  }
+
   /**
    * Stops accepting, waits up to `drainMs` for open connections to finish, then closes the
    * rest, the sampler and the metrics server (SPEC §6).
    */
   async stop(drainMs: number): Promise<void> {
-    this.#ready = false;
-    this.metrics.ready.set(0);
+    this.#setReady(false);
     this.#log.info({ open: this.#open.size, drainMs }, 'shutting down');
     this.#closeListeners([...this.#listeners.keys()]);
     let deadline: NodeJS.Timeout | undefined;
