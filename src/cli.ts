@@ -59,7 +59,7 @@ command('run')
 command('check')
   .description('validate the configuration and print the effective route table')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .option('--unit <file>', "also compare a systemd .socket unit's ListenStream= lines with listen (exit 1 if a socket matches no listener)")
+  .option('--unit <file>', "also compare a systemd .socket unit's ListenStream= lines with listen (exit 1 if a socket matches no listener); - reads the unit from stdin, e.g. from systemctl cat")
   .action(action((opts: { config: string; unit?: string }) => checkCommand(opts.config, opts.unit === undefined ? {} : { unit: opts.unit })));
 
 command('status')

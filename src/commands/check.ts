@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { text } from 'node:stream/consumers';
 import { formatHostPort, formatServers } from '../config/address.js';
 import { formatDuration } from '../config/duration.js';
 import { unreadableReason } from '../config/file-text.js';
@@ -31,22 +32,32 @@ export async function checkCommand(file: string, opts: { unit?: string } = {}, i
   return opts.unit === undefined ? 0 : checkUnit(config, opts.unit, io);
 }
 
-async function checkUnit(config: Config, unit: string, io: CheckOutput): Promise<number> {
-  let text: string;
+/**
+ * The unit's text: a file, or with "-" standard input, so that the unit with its drop-ins as
+ * systemd merges them can be checked: `systemctl cat sni-forwarder.socket | … --unit -` (the
+ * drop-ins' [Socket] sections follow the unit's, and an empty ListenStream= resets the list).
+ */
+async function readUnit(unit: string): Promise<string> {
   try {
-    text = await readFile(unit, 'utf8');
+    return unit === '-' ? await text(process.stdin) : await readFile(unit, 'utf8');
   } catch (err) {
-    throw new Error(`${unit}: cannot read the unit: ${unreadableReason(err)}`, { cause: err });
+    throw new Error(`${unit === '-' ? 'stdin' : unit}: cannot read the unit: ${unreadableReason(err)}`, { cause: err });
   }
+}
+
+async function checkUnit(config: Config, unit: string, io: CheckOutput): Promise<number> {
+  const text = await readUnit(unit);
+  // Lines of standard input are counted from the first line of what `systemctl cat` printed.
+  const label = unit === '-' ? 'stdin' : unit;
   const streams = readListenStreams(text);
   if (streams.length === 0) {
-    io.err(`${PROGRAM}: ${unit}: no ListenStream= in a [Socket] section: is it the .socket unit?`);
+    io.err(`${PROGRAM}: ${label}: no ListenStream= in a [Socket] section: is it the .socket unit?`);
     return 1;
   }
   const result = compareUnit(streams, config.listen);
-  for (const m of result.matched) io.out(`unit     ${unit}:${m.stream.line}: ListenStream=${m.stream.value} -> listen ${m.listener}`);
+  for (const m of result.matched) io.out(`unit     ${label}:${m.stream.line}: ListenStream=${m.stream.value} -> listen ${m.listener}`);
   for (const w of result.warnings) for (const line of warningLines(w)) io.err(line);
-  for (const e of result.errors) io.err(`${PROGRAM}: ${unit}:${e.stream.line}: ${e.message}`);
+  for (const e of result.errors) io.err(`${PROGRAM}: ${label}:${e.stream.line}: ${e.message}`);
   return result.errors.length > 0 ? 1 : 0;
 }
 

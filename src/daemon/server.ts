@@ -78,7 +78,7 @@ function unmatchedSocketsMessage(unmatched: readonly InheritedSocket[], config: 
   const add = first === undefined ? '' : formatAddress(unmapIPv4(first.bound.address), first.bound.port);
   return `systemd passed socket(s) ${sockets} that match no listen entry of ${config.file} (${listen}); ` +
     `add { address: "${add}" } to listen, or make the socket unit's ListenStream= match listen ` +
-    `(sni-forwarder check -c ${config.file} --unit "$(systemctl show -P FragmentPath sni-forwarder.socket)" compares them)`;
+    `(systemctl cat sni-forwarder.socket | sni-forwarder check -c ${config.file} --unit - compares them)`;
 }
 
 /** How a Daemon is started; every field has a default. */

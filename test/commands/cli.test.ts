@@ -6,6 +6,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import t, { type Test } from 'tap';
 import { DaemonProcess, runCli, writeConfig, type LogLine } from '../helpers/daemon.js';
+import { run } from '../helpers/proc.js';
 
 const EXAMPLE = resolve(import.meta.dirname, '../../../config.example.yaml');
 
@@ -209,4 +210,22 @@ await t.test('--version prints the package version', async (t) => {
   const r = await runCli(['--version']);
   t.equal(r.code, 0);
   t.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+await t.test('check --unit -: the unit and its drop-ins as `systemctl cat` prints them, from stdin', async (t) => {
+  const file = writeConfig(readFileSync(EXAMPLE, 'utf8').replace('"127.0.0.1:8443"', '"127.0.0.1:8443"\n  - address: "0.0.0.0:443"'));
+  // What `systemctl cat sni-forwarder.socket` prints with a drop-in that moves the socket to 8443.
+  const dropIn = '\n# /etc/systemd/system/sni-forwarder.socket.d/override.conf\n[Socket]\nListenStream=\nListenStream=127.0.0.1:8443\n';
+  const cat = `# ${SOCKET_UNIT}\n${readFileSync(SOCKET_UNIT, 'utf8')}${dropIn}`;
+  const catFile = writeConfig(cat, 'systemctl-cat.txt');
+  const cli = resolve(import.meta.dirname, '../../../dist/cli.js');
+  const r = await run('bash', ['-c', 'exec "$0" "$1" check -c "$2" --unit - < "$3"', process.execPath, cli, file, catFile]);
+  t.equal(r.code, 0, r.stderr);
+  const line = cat.split('\n').indexOf('ListenStream=127.0.0.1:8443') + 1;
+  t.match(r.stdout, `\nunit     stdin:${line}: ListenStream=127.0.0.1:8443 -> listen 127.0.0.1:8443\n`, 'the drop-in replaced the unit\'s ListenStream=');
+  t.notMatch(r.stdout, 'ListenStream=0.0.0.0:443', 'the reset dropped the unit\'s own address');
+  t.match(r.stderr, /^sni-forwarder: warning: listen 0\.0\.0\.0:443 has no ListenStream= in the unit/);
+  const empty = await run('bash', ['-c', 'exec "$0" "$1" check -c "$2" --unit - < /dev/null', process.execPath, cli, file]);
+  t.equal(empty.code, 1);
+  t.match(empty.stderr, 'sni-forwarder: stdin: no ListenStream= in a [Socket] section: is it the .socket unit?');
 });

@@ -204,7 +204,7 @@ await t.test('a socket that matches no listen entry stops the start with an erro
   t.equal(fatal['level'], 60);
   t.equal(fatal['problem'], `systemd passed socket(s) 127.0.0.1:${inheritedPort} (fd 3) that match no listen entry of ${file} ` +
     `(127.0.0.1:${configuredPort}); add { address: "127.0.0.1:${inheritedPort}" } to listen, or make the socket unit's ListenStream= ` +
-    `match listen (sni-forwarder check -c ${file} --unit "$(systemctl show -P FragmentPath sni-forwarder.socket)" compares them)`);
+    `match listen (systemctl cat sni-forwarder.socket | sni-forwarder check -c ${file} --unit - compares them)`);
   t.equal(await d.exited, 1, 'exit 1: systemd sees the failure');
   t.notOk(d.lines.some((l) => l.msg === 'ready' || l.msg === 'listening'), 'nothing was bound, nothing reported ready');
   t.equal(d.stderr.includes('{'), false, 'the fatal line is on stdout with the others');
