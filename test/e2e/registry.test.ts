@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { DaemonProcess, metric, runCli, writeConfig } from '../helpers/daemon.js';
-import { PASSWORD, RegistryWorld, USER, blobDigest, buildOciImage, ociLayers, registryWorldUnavailable } from '../helpers/registry-world.js';
+import { Dockerd, dockerdUnavailable } from '../helpers/dockerd.js';
+import { PASSWORD, RegistryWorld, USER, blobDigest, buildOciImage, ociLayers, registryWorldUnavailable, type OciImage } from '../helpers/registry-world.js';
 
 const IMAGE_BYTES = 30 * 1024 * 1024;
 
@@ -41,6 +42,8 @@ ${world.routes(withStorage)}`;
   const hostsFile = join(work, 'hosts');
   writeFileSync(hostsFile, `127.0.0.1 localhost\n${hosts.stdout}`);
   t.comment(`world up in ${Date.now() - started} ms`);
+  // Asked before the first subtest: the root test ends when none is queued.
+  const noDocker = await dockerdUnavailable();
 
   await t.test('hosts --address lists the three names', (t) => {
     t.equal(hosts.code, 0, 'hosts exits 0');
@@ -48,6 +51,9 @@ ${world.routes(withStorage)}`;
       ['127.0.0.1 auth.test', '127.0.0.1 registry.test', '127.0.0.1 storage.test']);
     t.end();
   });
+
+  /** The image the skopeo test pushed as test/app:v1; null until it did. */
+  let pushed: OciImage | null = null;
 
   await t.test('skopeo pushes and pulls a 30 MiB image through the forwarder; the layers match', async (t) => {
     const src = join(work, 'src');
@@ -60,6 +66,7 @@ ${world.routes(withStorage)}`;
       '--dest-cert-dir', world.certDir, '--dest-creds', creds]);
     t.equal(push.code, 0, `push: ${push.stdout}${push.stderr}`);
     t.comment(`push ${image.size} bytes: ${Date.now() - at} ms`);
+    if (push.code === 0) pushed = image;
 
     at = Date.now();
     const pull = await world.skopeo(hostsFile, ['copy', `docker://${registry}/test/app:v1`, 'oci:' + dst + ':latest',
@@ -86,6 +93,34 @@ ${world.routes(withStorage)}`;
     t.ok(down >= image.size, `storage.test download ${down} >= image ${image.size}`);
     const sni = new Set(daemon.lines.filter((l) => l.msg === 'connection').map((l) => l['sni']));
     t.same([...sni].sort(), ['auth.test', 'registry.test', 'storage.test'], 'every connection went through the forwarder');
+  });
+
+  await t.test('docker logs in and pulls the image through the forwarder: token, manifest and redirected layer', { skip: noDocker ?? false }, async (t) => {
+    const image = pushed;
+    if (image === null) {
+      t.fail('the skopeo test did not push test/app:v1');
+      return;
+    }
+    const dockerd = await Dockerd.start(hostsFile, world.ca.caFile);
+    t.teardown(() => dockerd.stop());
+    const before = daemon.lines.filter((l) => l.msg === 'connection').length;
+    const layerHex = image.layerDigest.slice('sha256:'.length);
+    const layerGets = (): number => world.accessLines().filter((l) => l.includes(`/blobs/sha256/${layerHex.slice(0, 2)}/${layerHex}/data 200 `)).length;
+    const served = layerGets();
+
+    const login = await dockerd.docker(['login', registry, '-u', USER, '-p', PASSWORD]);
+    t.equal(login.code, 0, `login: ${login.stdout}${login.stderr}\n${dockerd.log}`);
+    const pull = await dockerd.docker(['pull', `${registry}/test/app:v1`]);
+    t.equal(pull.code, 0, `pull: ${pull.stdout}${pull.stderr}\n${dockerd.log}`);
+    t.match(pull.stdout, `Digest: ${image.manifestDigest}`, 'docker got the manifest skopeo pushed');
+    // Docker's image ID is the digest of the image config; the config names the layer's diff ID.
+    const id = await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', `${registry}/test/app:v1`]);
+    t.equal(id.stdout.trim(), image.configDigest, 'the pulled image is the pushed one');
+    t.equal(layerGets(), served + 1, 'the layer came from the storage host, redirected');
+
+    const lines = daemon.lines.filter((l) => l.msg === 'connection').slice(before);
+    t.same([...new Set(lines.map((l) => l['sni']))].sort(), ['auth.test', 'registry.test', 'storage.test'], 'docker reached the three hosts through the forwarder');
+    t.ok(lines.every((l) => l['outcome'] === 'forwarded'), `every docker connection forwarded: ${JSON.stringify(lines.map((l) => [l['sni'], l['outcome']]))}`);
   });
 
   await t.test('probe --via lists the registry, auth and storage hosts, all allowed', async (t) => {

@@ -3,7 +3,7 @@
 // the test process that signs RS256 JWTs; nginx serving the registry's storage directory as the
 // storage host. Every URL a client is given names the forwarder's port, so every connection goes
 // through the forwarder. Clients run in a private mount namespace with their own /etc/hosts.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash, createSign, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Child } from './child.js';
 import { TestCa } from './pki.js';
 import { freePort, run, type RunResult } from './proc.js';
 
@@ -30,46 +31,6 @@ export async function registryWorldUnavailable(): Promise<string | null> {
   const r = await run('unshare', ['--mount', 'sh', '-c', 'mount --bind /dev/null /etc/hostname']);
   if (r.code !== 0) return `unshare --mount / mount --bind failed: ${r.stderr.trim()}`;
   return null;
-}
-
-/** A child process whose stderr+stdout lines are kept, with a wait for a matching line. */
-class Child {
-  readonly lines: string[] = [];
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  #waiters: (() => void)[] = [];
-
-  constructor(readonly name: string, cmd: string, args: readonly string[]) {
-    this.proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.exited = new Promise((res) => this.proc.once('exit', (code) => res(code)));
-    let buffered = '';
-    const onData = (c: Buffer): void => {
-      buffered += c.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      this.lines.push(...parts);
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const w of waiters) w();
-    };
-    this.proc.stdout!.on('data', onData);
-    this.proc.stderr!.on('data', onData);
-  }
-
-  /** Resolves when a line containing `text` has been printed; rejects if the process exits first. */
-  async waitForLine(text: string): Promise<void> {
-    const exited = this.exited.then((code) => { throw new Error(`${this.name} exited with ${String(code)}:\n${this.lines.join('\n')}`); });
-    const seen = (async (): Promise<void> => {
-      while (!this.lines.some((l) => l.includes(text))) await new Promise<void>((res) => this.#waiters.push(res));
-    })();
-    await Promise.race([seen, exited]);
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    this.proc.kill('SIGTERM');
-    await this.exited;
-  }
 }
 
 /** One scope parameter, "repository:NAME:ACTION,ACTION" → a JWT access entry. */
