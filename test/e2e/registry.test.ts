@@ -95,18 +95,21 @@ ${world.routes(withStorage)}`;
     t.same([...sni].sort(), ['auth.test', 'registry.test', 'storage.test'], 'every connection went through the forwarder');
   });
 
-  await t.test('docker logs in and pulls the image through the forwarder: token, manifest and redirected layer', { skip: noDocker ?? false }, async (t) => {
+  await t.test('docker and containerd (ctr) pull the image through the forwarder: token, manifest and redirected layer', { skip: noDocker ?? false }, async (t) => {
     const image = pushed;
     if (image === null) {
       t.fail('the skopeo test did not push test/app:v1');
       return;
     }
     const dockerd = await Dockerd.start(hostsFile, world.ca.caFile);
-    t.teardown(() => dockerd.stop());
-    const before = daemon.lines.filter((l) => l.msg === 'connection').length;
+    let stopped = false;
+    t.teardown(() => (stopped ? undefined : dockerd.stop()));
+    const before = daemon.lines.length;
     const layerHex = image.layerDigest.slice('sha256:'.length);
     const layerGets = (): number => world.accessLines().filter((l) => l.includes(`/blobs/sha256/${layerHex.slice(0, 2)}/${layerHex}/data 200 `)).length;
+    const pullTokens = (): number => world.tokenLog.filter((l) => l.startsWith('200 ') && l.includes('repository:test/app:pull')).length;
     const served = layerGets();
+    const tokens = pullTokens();
 
     const login = await dockerd.docker(['login', registry, '-u', USER, '-p', PASSWORD]);
     t.equal(login.code, 0, `login: ${login.stdout}${login.stderr}\n${dockerd.log}`);
@@ -116,11 +119,28 @@ ${world.routes(withStorage)}`;
     // Docker's image ID is the digest of the image config; the config names the layer's diff ID.
     const id = await dockerd.docker(['image', 'inspect', '--format', '{{.Id}}', `${registry}/test/app:v1`]);
     t.equal(id.stdout.trim(), image.configDigest, 'the pulled image is the pushed one');
-    t.equal(layerGets(), served + 1, 'the layer came from the storage host, redirected');
+    t.equal(layerGets(), served + 1, 'docker fetched the layer from the storage host, redirected');
+    t.ok(pullTokens() > tokens, 'docker got a pull token from the auth host');
 
-    const lines = daemon.lines.filter((l) => l.msg === 'connection').slice(before);
-    t.same([...new Set(lines.map((l) => l['sni']))].sort(), ['auth.test', 'registry.test', 'storage.test'], 'docker reached the three hosts through the forwarder');
-    t.ok(lines.every((l) => l['outcome'] === 'forwarded'), `every docker connection forwarded: ${JSON.stringify(lines.map((l) => [l['sni'], l['outcome']]))}`);
+    // containerd's own client, another registry client implementation; it fetches by itself.
+    const ctrTokens = pullTokens();
+    const ctr = await dockerd.ctr(hostsFile, ['--namespace', 'sni-test', 'images', 'pull', '--tlscacert', world.ca.caFile,
+      '--user', `${USER}:${PASSWORD}`, `${registry}/test/app:v1`]);
+    t.equal(ctr.code, 0, `ctr pull: ${ctr.stdout}${ctr.stderr}`);
+    const ls = await dockerd.ctr(hostsFile, ['--namespace', 'sni-test', 'images', 'check', `name==${registry}/test/app:v1`]);
+    t.match(ls.stdout, new RegExp(`${image.manifestDigest} +complete \\(2/2\\)`), `ctr has the pushed manifest and both blobs: ${ls.stdout}${ls.stderr}`);
+    t.equal(layerGets(), served + 2, 'ctr fetched the layer from the storage host, redirected');
+    t.ok(pullTokens() > ctrTokens, 'ctr got a pull token from the auth host');
+
+    // dockerd keeps idle connections open: once it is stopped, every connection has its line.
+    await dockerd.stop();
+    stopped = true;
+    for (const host of ['auth.test', 'registry.test', 'storage.test']) {
+      await daemon.accessLine((l) => l['sni'] === host && daemon.lines.indexOf(l) >= before);
+    }
+    const lines = daemon.lines.slice(before).filter((l) => l.msg === 'connection');
+    t.same([...new Set(lines.map((l) => l['sni']))].sort(), ['auth.test', 'registry.test', 'storage.test'], 'the clients reached the three hosts through the forwarder');
+    t.ok(lines.every((l) => l['outcome'] === 'forwarded'), `every connection forwarded: ${JSON.stringify(lines.map((l) => [l['sni'], l['outcome']]))}`);
   });
 
   await t.test('probe --via lists the registry, auth and storage hosts, all allowed', async (t) => {

@@ -1,4 +1,4 @@
-// A private Docker daemon for the registry end-to-end test: Debian's dockerd with its own data
+// A private Docker daemon (and the containerd it starts) for the registry end-to-end test: Debian's dockerd with its own data
 // and exec roots, no bridge, no iptables and vfs storage (nothing of the host's Docker is used
 // or touched), in a private mount namespace whose /etc/hosts sends the registry names to the
 // forwarder. Registry names are resolved by dockerd, not by the docker CLI, so it is dockerd
@@ -11,9 +11,9 @@ import { run, type RunResult } from './proc.js';
 
 /** Why dockerd cannot run here (for t.skip), or null when it can. */
 export async function dockerdUnavailable(): Promise<string | null> {
-  for (const [cmd, args] of [['dockerd', ['--version']], ['docker', ['--version']]] as const) {
+  for (const [cmd, args] of [['dockerd', ['--version']], ['docker', ['--version']], ['ctr', ['--version']]] as const) {
     const r = await run(cmd, args);
-    if (r.code !== 0) return `${cmd} is needed (Debian package docker.io): ${r.stderr.trim() || 'not found'}`;
+    if (r.code !== 0) return `${cmd} is needed (Debian package docker.io, which brings containerd): ${r.stderr.trim() || 'not found'}`;
   }
   return null;
 }
@@ -48,6 +48,15 @@ export class Dockerd {
   /** Runs the docker CLI against this daemon, with its own client config (credentials). */
   docker(args: readonly string[], timeoutMs = 120_000): Promise<RunResult> {
     return run('env', [`DOCKER_CONFIG=${join(this.#dir, 'config')}`, 'docker', '-H', `unix://${join(this.#dir, 'docker.sock')}`, ...args], { timeoutMs });
+  }
+
+  /**
+   * Runs containerd's `ctr` against the containerd this dockerd started (its exec root). ctr
+   * fetches images itself, so it runs in a private mount namespace with `hostsFile` too.
+   */
+  ctr(hostsFile: string, args: readonly string[], timeoutMs = 120_000): Promise<RunResult> {
+    return run('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec ctr "$@"', hostsFile,
+      '--address', join(this.#dir, 'exec', 'containerd', 'containerd.sock'), ...args], { timeoutMs });
   }
 
   /** The daemon's log, for failure messages. */
