@@ -1,6 +1,7 @@
 // A real registry end to end through the built daemon: Debian's docker-registry with token
 // authentication and blob downloads redirected to a storage host (nginx), skopeo pushing and
-// pulling a ~30 MiB image, and `probe --via` naming the three hosts. The clients' hosts file is
+// pulling a ~30 MiB image, docker, containerd's ctr, podman and buildah pulling it again, and
+// `probe --via` naming the three hosts. The clients' hosts file is
 // `hosts --address 127.0.0.1` output, so every connection goes through the forwarder.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { dirname, join } from 'node:path';
 import t from 'tap';
 import { DaemonProcess, metric, runCli, writeConfig } from '../helpers/daemon.js';
 import { Dockerd, dockerdUnavailable } from '../helpers/dockerd.js';
+import { run } from '../helpers/proc.js';
 import { PASSWORD, RegistryWorld, USER, blobDigest, buildOciImage, ociLayers, registryWorldUnavailable, type OciImage } from '../helpers/registry-world.js';
 
 const IMAGE_BYTES = 30 * 1024 * 1024;
@@ -44,6 +46,11 @@ ${world.routes(withStorage)}`;
   t.comment(`world up in ${Date.now() - started} ms`);
   // Asked before the first subtest: the root test ends when none is queued.
   const noDocker = await dockerdUnavailable();
+  const missingClients = new Map<string, string>();
+  for (const client of ['podman', 'buildah']) {
+    const r = await run(client, ['--version']);
+    if (r.code !== 0) missingClients.set(client, `${client} is needed (Debian package ${client}): ${r.stderr.trim() || 'not found'}`);
+  }
 
   await t.test('hosts --address lists the three names', (t) => {
     t.equal(hosts.code, 0, 'hosts exits 0');
@@ -142,6 +149,32 @@ ${world.routes(withStorage)}`;
     t.same([...new Set(lines.map((l) => l['sni']))].sort(), ['auth.test', 'registry.test', 'storage.test'], 'the clients reached the three hosts through the forwarder');
     t.ok(lines.every((l) => l['outcome'] === 'forwarded'), `every connection forwarded: ${JSON.stringify(lines.map((l) => [l['sni'], l['outcome']]))}`);
   });
+
+  // podman and buildah pull with their own storage (vfs, in a temporary root): the same
+  // containers/image library as skopeo, but their own configuration, credentials and stores.
+  for (const client of ['podman', 'buildah'] as const) {
+    await t.test(`${client} pulls the image through the forwarder`, { skip: missingClients.get(client) ?? false }, async (t) => {
+      const image = pushed;
+      if (image === null) {
+        t.fail('the skopeo test did not push test/app:v1');
+        return;
+      }
+      const root = mkdtempSync(join(tmpdir(), `sni-fwd-e2e-${client}-`));
+      t.teardown(() => rmSync(root, { recursive: true, force: true }));
+      const before = daemon.lines.length;
+      const storage = ['--root', join(root, 'root'), '--runroot', join(root, 'run'), '--storage-driver', 'vfs'];
+      const pull = await world.client(hostsFile, client, [...storage, 'pull', '--cert-dir', world.certDir,
+        '--creds', `${USER}:${PASSWORD}`, `${registry}/test/app:v1`], 120_000);
+      t.equal(pull.code, 0, `${client} pull: ${pull.stdout}${pull.stderr}`);
+      // Both print the image ID, the digest of the image config.
+      t.match(pull.stdout, image.configDigest.slice('sha256:'.length), 'the pulled image is the pushed one');
+      for (const host of ['auth.test', 'registry.test', 'storage.test']) {
+        await daemon.accessLine((l) => l['sni'] === host && daemon.lines.indexOf(l) >= before);
+      }
+      const lines = daemon.lines.slice(before).filter((l) => l.msg === 'connection');
+      t.ok(lines.every((l) => l['outcome'] === 'forwarded'), `every ${client} connection forwarded: ${JSON.stringify(lines.map((l) => [l['sni'], l['outcome']]))}`);
+    });
+  }
 
   await t.test('probe --via lists the registry, auth and storage hosts, all allowed', async (t) => {
     const r = await runCli(['probe', registry, '--via', `127.0.0.1:${port}`, '--ca', world.ca.caFile,

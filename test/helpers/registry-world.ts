@@ -217,11 +217,16 @@ http {
   }
 
   /**
-   * Runs skopeo in a private mount namespace whose /etc/hosts is `hostsFile` (so the three
-   * names resolve as the file says and nowhere else).
+   * Runs a registry client (`cmd` with `args`) in a private mount namespace whose /etc/hosts is
+   * `hostsFile`, so the three names resolve as the file says and nowhere else.
    */
+  client(hostsFile: string, cmd: string, args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
+    return run('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, cmd, ...args], { timeoutMs });
+  }
+
+  /** skopeo as a client (see `client`), without a signature policy file. */
   skopeo(hostsFile: string, args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
-    return run('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec skopeo --insecure-policy "$@"', hostsFile, ...args], { timeoutMs });
+    return this.client(hostsFile, 'skopeo', ['--insecure-policy', ...args], timeoutMs);
   }
 
   /** Stops the servers started here and removes every file. */
