@@ -53,8 +53,11 @@ const SPECIAL_SET = new CidrSet(SPECIAL_BLOCKS.map((b) => b.cidr));
  * IPv6 prefixes whose addresses carry an IPv4 address that a NAT64 gateway or a 6to4 relay
  * connects to: the IPv4 special-purpose blocks apply inside them too, or a hostile DNS server
  * could answer 64:ff9b::a9fe:a9fe for 169.254.169.254 on an IPv6-only subnet with NAT64. `at`
- * is the byte where the IPv4 address starts. (IPv4-compatible ::a.b.c.d is deprecated and not
- * translated by Linux without a configured sit tunnel: not screened.)
+ * is the byte where the IPv4 address starts: both prefixes fix it. Not screened: RFC 8215's
+ * local-use NAT64 prefix 64:ff9b:1::/48, where the operator picks the translation prefix length
+ * and so where the IPv4 address sits (reading it in the wrong place would refuse ordinary
+ * answers); IPv4-compatible ::a.b.c.d, deprecated and not translated by Linux without a
+ * configured sit tunnel.
  */
 interface Embedding {
   readonly name: string;
@@ -71,7 +74,6 @@ function embedding(name: string, text: string, at: number): Embedding {
 
 const EMBEDDINGS: readonly Embedding[] = [
   embedding('NAT64', '64:ff9b::/96', 12), // RFC 6052's well-known prefix
-  embedding('NAT64', '64:ff9b:1::/48', 12), // RFC 8215's local-use prefix, used as a /96
   embedding('6to4', '2002::/16', 2), // RFC 3056: 2002:WWXX:YYZZ::/48
 ];
 

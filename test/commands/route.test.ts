@@ -29,7 +29,7 @@ const RESOLVER = 'resolved by: resolver default (100.100.2.136:53, [fd00::53]:53
 const SPECIAL_RULE = 'resolved addresses in these blocks are refused (not_allowed) unless an upstream_networks entry within the block lists them: '
   + 'unspecified 0.0.0.0/8, ::/128; loopback 127.0.0.0/8, ::1/128; link-local 169.254.0.0/16, fe80::/10; '
   + 'cloud metadata 169.254.169.254/32, fd00:ec2::254/128, 100.100.100.200/32; multicast 224.0.0.0/4, ff00::/8; broadcast 255.255.255.255/32'
-  + ' (the IPv4 blocks also inside NAT64 64:ff9b::/96, NAT64 64:ff9b:1::/48, 6to4 2002::/16)';
+  + ' (the IPv4 blocks also inside NAT64 64:ff9b::/96, 6to4 2002::/16)';
 // 100.64.0.0/10 holds Alibaba's metadata address 100.100.100.200 but does not open it.
 const SPECIAL = `special addresses: ${SPECIAL_RULE}; none opened`;
 
