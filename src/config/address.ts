@@ -223,7 +223,8 @@ export function parseCidr(s: string): Parsed<Cidr> {
   return ok({ address, prefix, family: bytes.length === 4 ? 'ipv4' : 'ipv6' });
 }
 
-function networkAddress(bytes: Uint8Array, prefix: number): string {
+/** The network of `bytes` under `prefix` as text (host bits cleared; IPv6 compressed). */
+export function networkAddress(bytes: Uint8Array, prefix: number): string {
   const net = bytes.map((b, i) => {
     const keep = Math.max(0, Math.min(8, prefix - i * 8));
     return b & (0xff << (8 - keep));

@@ -1,7 +1,7 @@
 // Which addresses a DNS answer may send a connection to (SPEC §3, upstream_networks): the
 // upstream_networks filter and the special-purpose blocks (RFC 6890, the clouds' metadata
 // services) that only an explicit upstream_networks entry opens. Pure: built on cidr-set.ts, so decide/ needs no node:net.
-import { ipBytes } from '../config/address.js';
+import { ipBytes, networkAddress, parseCidr } from '../config/address.js';
 import type { Cidr } from '../config/types.js';
 import { CidrSet } from './cidr-set.js';
 
@@ -16,10 +16,15 @@ export interface SpecialBlock {
   readonly text: string;
 }
 
+/** A CIDR written in this file (a constant: a bad one is a bug). */
+function cidr(text: string): Cidr {
+  const parsed = parseCidr(text);
+  if (!parsed.ok) throw new Error(`special-addresses: ${parsed.reason}`);
+  return parsed.value;
+}
+
 function block(kind: SpecialKind, text: string): SpecialBlock {
-  const [address = '', prefix = ''] = text.split('/');
-  const cidr: Cidr = { address, prefix: Number(prefix), family: address.includes(':') ? 'ipv6' : 'ipv4' };
-  return { kind, cidr, text };
+  return { kind, cidr: cidr(text), text };
 }
 
 /**
@@ -62,39 +67,18 @@ const SPECIAL_SET = new CidrSet(SPECIAL_BLOCKS.map((b) => b.cidr));
 interface Embedding {
   readonly name: string;
   readonly text: string;
-  readonly bytes: Uint8Array;
-  readonly prefix: number;
   readonly at: number;
 }
 
-function embedding(name: string, text: string, at: number): Embedding {
-  const [address = '', prefix = ''] = text.split('/');
-  return { name, text, bytes: ipBytes(address) ?? new Uint8Array(16), prefix: Number(prefix), at };
-}
-
 const EMBEDDINGS: readonly Embedding[] = [
-  embedding('NAT64', '64:ff9b::/96', 12), // RFC 6052's well-known prefix
-  embedding('6to4', '2002::/16', 2), // RFC 3056: 2002:WWXX:YYZZ::/48
+  { name: 'NAT64', text: '64:ff9b::/96', at: 12 }, // RFC 6052's well-known prefix
+  { name: '6to4', text: '2002::/16', at: 2 }, // RFC 3056: 2002:WWXX:YYZZ::/48
 ];
+
+const EMBEDDED_SET = new CidrSet(EMBEDDINGS.map((e) => cidr(e.text)));
 
 /** The IPv6 prefixes inside which the IPv4 blocks apply too, as `route` lists them. */
 export const EMBEDDED_IN = EMBEDDINGS.map((e) => `${e.name} ${e.text}`).join(', ');
-
-/** The embedding `bytes` (16, not IPv4-mapped) is in, or undefined. */
-function embeddingOf(bytes: Uint8Array): Embedding | undefined {
-  return EMBEDDINGS.find((e) => {
-    const full = e.prefix >> 3;
-    for (let i = 0; i < full; i++) if (bytes[i] !== e.bytes[i]) return false;
-    return true; // every prefix above is a whole number of bytes
-  });
-}
-
-/** IPv6 groups without compression, as CIDR addresses are written for matching. */
-function ipv6Text(bytes: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
-  return groups.join(':');
-}
 
 /**
  * The IPv4 block `inner` as it appears inside `e`: the IPv6 CIDR of every address of `e` that
@@ -102,13 +86,11 @@ function ipv6Text(bytes: Uint8Array): string {
  */
 function embeddedBlock(e: Embedding, inner: SpecialBlock, bytes: Uint8Array): SpecialBlock {
   const outer = Uint8Array.from(bytes);
-  const v4 = ipBytes(inner.cidr.address) ?? new Uint8Array(4);
-  outer.set(v4, e.at);
-  outer.fill(0, e.at + 4);
+  outer.set(ipBytes(inner.cidr.address) ?? new Uint8Array(4), e.at);
   const prefix = e.at * 8 + inner.cidr.prefix;
   return {
     kind: inner.kind,
-    cidr: { address: ipv6Text(outer), prefix, family: 'ipv6' },
+    cidr: { address: networkAddress(outer, prefix), prefix, family: 'ipv6' },
     text: `${inner.text} inside ${e.name} ${e.text}`,
   };
 }
@@ -122,13 +104,11 @@ export function specialBlockOf(address: string): SpecialBlock | undefined {
   const bare = zone === -1 ? address : address.slice(0, zone);
   const i = SPECIAL_SET.narrowest(bare);
   if (i !== -1) return SPECIAL_BLOCKS[i];
+  const e = EMBEDDINGS[EMBEDDED_SET.narrowest(bare)];
   const bytes = ipBytes(bare);
-  const e = bytes?.length === 16 ? embeddingOf(bytes) : undefined;
-  if (bytes === undefined || e === undefined) return undefined;
-  const inner = bytes.subarray(e.at, e.at + 4).join('.');
-  const j = SPECIAL_SET.narrowest(inner);
-  const b = SPECIAL_BLOCKS[j];
-  return j === -1 || b === undefined ? undefined : embeddedBlock(e, b, bytes);
+  if (e === undefined || bytes === undefined) return undefined;
+  const b = SPECIAL_BLOCKS[SPECIAL_SET.narrowest(bytes.subarray(e.at, e.at + 4).join('.'))];
+  return b === undefined ? undefined : embeddedBlock(e, b, bytes);
 }
 
 /**
