@@ -36,20 +36,21 @@ export async function checkCommand(file: string, opts: { unit?: string } = {}, i
  * The unit's text: a file, or with "-" standard input, so that the unit with its drop-ins as
  * systemd merges them can be checked: `systemctl cat sni-forwarder.socket | … --unit -` (the
  * drop-ins' [Socket] sections follow the unit's, and an empty ListenStream= resets the list).
+ * `label` names it in messages.
  */
-async function readUnit(unit: string): Promise<string> {
+async function readUnit(unit: string, label: string): Promise<string> {
   try {
     return unit === '-' ? await text(process.stdin) : await readFile(unit, 'utf8');
   } catch (err) {
-    throw new Error(`${unit === '-' ? 'stdin' : unit}: cannot read the unit: ${unreadableReason(err)}`, { cause: err });
+    throw new Error(`${label}: cannot read the unit: ${unreadableReason(err)}`, { cause: err });
   }
 }
 
 async function checkUnit(config: Config, unit: string, io: CheckOutput): Promise<number> {
-  const text = await readUnit(unit);
   // Lines of standard input are counted from the first line of what `systemctl cat` printed.
   const label = unit === '-' ? 'stdin' : unit;
-  const streams = readListenStreams(text);
+  const unitText = await readUnit(unit, label);
+  const streams = readListenStreams(unitText);
   if (streams.length === 0) {
     io.err(`${PROGRAM}: ${label}: no ListenStream= in a [Socket] section: is it the .socket unit?`);
     return 1;
